@@ -1,0 +1,233 @@
+"""The chunk-by-chunk scan of the memory, with a hand-written backward pass.
+
+Autograd over the scan records ~35 tiny ops per chunk and spends most of its time on bookkeeping
+(PERFORMANCE_NOTES: ~80% per-op overhead). Here the forward runs as plain tensor ops and keeps only each
+chunk's start weights; the backward walks the chunks in reverse, recomputes the chunk's activations and
+applies the derivative of the unrolled update written out by hand, including the second-order terms
+(the surprise is itself a gradient, so its derivative needs gelu''). ``tests/memory`` checks it against
+the autograd-differentiated per-token reference. Derivation: ``memory/README.md``.
+
+Shapes (N = batch x heads, n chunks of C tokens, d = head width):
+    queries, keys, values ``[n, N, C, d]``; coef ``[n, N, C, 2]`` (c_i, w_i); keep, carry, decay
+    ``[n, N, 1, 1]``; weights / momentum: one ``[N, d_in, d_out]`` per memory layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _gelu_parts(z: Tensor, n_query: int) -> tuple[Tensor, Tensor, Tensor]:
+    """gelu(z) for all rows, and gelu'(z), gelu''(z)... for the key rows only (rows after ``n_query``).
+
+    Returns ``(gelu(z), gelu'(z), pdf(z_keys))``; gelu'' = pdf * (2 - z^2) is formed where needed.
+    """
+    cdf = torch.erf(z * _INV_SQRT2).add_(1.0).mul_(0.5)
+    pdf = torch.exp(z * z * -0.5).mul_(_INV_SQRT_2PI)
+    act = z * cdf
+    slope = cdf.addcmul_(z, pdf)  # Phi(z) + z phi(z), in place of cdf
+    return act, slope, pdf
+
+
+def _forward_chunk(weights, queries, keys, values):
+    """Retrieval and per-layer (inputs, deltas) of one chunk at its start weights.
+
+    Returns ``(retrieved, inputs, deltas, pre_acts, slopes, pdfs)``; ``pre_acts``/``slopes``/``pdfs`` hold
+    z, gelu'(z), phi(z) of each hidden layer over query and key rows (needed by the backward).
+    """
+    n_query = queries.shape[1]
+    h = torch.cat([queries, keys], dim=1)
+    hidden_inputs, pre_acts, slopes, pdfs = [h], [], [], []
+    for i, w in enumerate(weights):
+        if i > 0:
+            act, slope, pdf = _gelu_parts(h, n_query)
+            pre_acts.append(h)
+            slopes.append(slope)
+            pdfs.append(pdf)
+            h = act
+            hidden_inputs.append(h)
+        h = torch.bmm(h, w)
+    delta = (h[:, n_query:] - values).mul_(2.0)  # d ||y - v||^2 / dy
+    deltas = [delta]
+    for i in range(len(weights) - 1, 0, -1):
+        delta = torch.bmm(delta, weights[i].transpose(1, 2)).mul_(slopes[i - 1][:, n_query:])
+        deltas.append(delta)
+    deltas.reverse()
+    return h[:, :n_query], hidden_inputs, deltas, pre_acts, slopes, pdfs
+
+
+def _clamp_scale(inputs_k, deltas, max_grad_norm):
+    """Per-token factor min(1, tau / ||u_t||) with ||u_t||^2 = sum_l ||x_l||^2 ||delta_l||^2; and rho."""
+    sq = sum(x.pow(2).sum(-1) * d.pow(2).sum(-1) for x, d in zip(inputs_k, deltas, strict=True))
+    rho = sq.clamp_min(1e-24).sqrt()
+    return (max_grad_norm / rho).clamp(max=1.0), rho
+
+
+def _update(weights, momentum, inputs_k, deltas, coef, keep, carry, decay):
+    new_w, new_s = [], []
+    for w, s, x, d in zip(weights, momentum, inputs_k, deltas, strict=True):
+        # [N, d_in, C] @ [N, C, d_out * 2] -> both weighted gradient sums (for M and for S) in one product
+        both = torch.bmm(x.transpose(1, 2), (d.unsqueeze(-1) * coef.unsqueeze(-2)).flatten(-2))
+        both = both.unflatten(-1, (d.shape[-1], 2))
+        new_w.append(torch.addcmul(keep * w, carry, s).sub_(both[..., 0]))
+        new_s.append((decay * s).sub_(both[..., 1]))
+    return new_w, new_s
+
+
+def scan_forward(
+    queries, keys, values, coef, keep, carry, decay, weights, momentum, max_grad_norm, keep_starts
+):
+    """Run every chunk; return outputs ``[n, N, C, d]``, final weights/momentum and (optionally) starts."""
+    starts = []
+    outputs = []
+    weights, momentum = list(weights), list(momentum)
+    for n in range(queries.shape[0]):
+        if keep_starts:
+            starts.append((weights, momentum))
+        retrieved, hidden_inputs, deltas, _, _, _ = _forward_chunk(weights, queries[n], keys[n], values[n])
+        size = keys.shape[2]
+        inputs_k = [h[:, -size:] for h in hidden_inputs]
+        c = coef[n]
+        if max_grad_norm is not None:
+            c = c * _clamp_scale(inputs_k, deltas, max_grad_norm)[0].unsqueeze(-1)
+        weights, momentum = _update(weights, momentum, inputs_k, deltas, c, keep[n], carry[n], decay[n])
+        outputs.append(retrieved)
+    return torch.stack(outputs), weights, momentum, starts
+
+
+class ChunkScan(torch.autograd.Function):
+    """Differentiable chunk scan.
+
+    ``apply(q, k, v, coef, keep, carry, decay, max_grad_norm, depth, *W, *S)`` -> ``(out, *W_end, *S_end)``.
+    """
+
+    @staticmethod
+    def forward(ctx, queries, keys, values, coef, keep, carry, decay, max_grad_norm, depth, *state):
+        weights, momentum = state[:depth], state[depth:]
+        out, w_end, s_end, starts = scan_forward(
+            queries,
+            keys,
+            values,
+            coef,
+            keep,
+            carry,
+            decay,
+            weights,
+            momentum,
+            max_grad_norm,
+            keep_starts=True,
+        )
+        ctx.save_for_backward(queries, keys, values, coef, keep, carry, decay)
+        ctx.starts, ctx.max_grad_norm, ctx.depth = starts, max_grad_norm, depth
+        return (out, *w_end, *s_end)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out, *grad_state):
+        queries, keys, values, coef, keep, carry, decay = ctx.saved_tensors
+        depth, tau = ctx.depth, ctx.max_grad_norm
+        # autograd materialises unused output gradients as zeros (ctx.set_materialize_grads default)
+        gw_next, gs_next = list(grad_state[:depth]), list(grad_state[depth:])
+        g_q, g_k, g_v = torch.empty_like(queries), torch.empty_like(keys), torch.empty_like(values)
+        g_coef, g_keep, g_carry, g_decay = (torch.empty_like(t) for t in (coef, keep, carry, decay))
+        for n in range(queries.shape[0] - 1, -1, -1):
+            weights, momentum = ctx.starts[n]
+            gw_next, gs_next, parts = _backward_chunk(
+                weights,
+                momentum,
+                queries[n],
+                keys[n],
+                values[n],
+                coef[n],
+                keep[n],
+                carry[n],
+                decay[n],
+                tau,
+                grad_out[n],
+                gw_next,
+                gs_next,
+            )
+            g_q[n], g_k[n], g_v[n], g_coef[n], g_keep[n], g_carry[n], g_decay[n] = parts
+        ctx.starts = None
+        return (g_q, g_k, g_v, g_coef, g_keep, g_carry, g_decay, None, None, *gw_next, *gs_next)
+
+
+def _inner(a: Tensor, b: Tensor) -> Tensor:
+    """Per-row Frobenius inner product of ``[N, i, o]`` tensors, as ``[N, 1, 1]``."""
+    return (a * b).sum(dim=(-2, -1), keepdim=True)
+
+
+def _backward_chunk(
+    weights, momentum, queries, keys, values, coef, keep, carry, decay, tau, grad_y_q, gw_next, gs_next
+):
+    """Gradients of one chunk, given the gradients flowing into its end state (see module docstring)."""
+    depth = len(weights)
+    size = keys.shape[1]
+    retrieved, hidden_inputs, deltas, pre_acts, slopes, pdfs = _forward_chunk(weights, queries, keys, values)
+    inputs_k = [h[:, size:] for h in hidden_inputs]
+    if tau is not None:
+        scale, rho = _clamp_scale(inputs_k, deltas, tau)
+        eff = coef * scale.unsqueeze(-1)
+    else:
+        eff = coef
+    c_eff, w_eff = eff[..., 0:1], eff[..., 1:2]
+
+    # the state update: W' = keep W + carry S - Gc,  S' = decay S - Gw
+    g_keep = sum(_inner(w, g) for w, g in zip(weights, gw_next, strict=True))
+    g_carry = sum(_inner(s, g) for s, g in zip(momentum, gw_next, strict=True))
+    g_decay = sum(_inner(s, g) for s, g in zip(momentum, gs_next, strict=True))
+    g_weights = [keep * g for g in gw_next]
+    g_momentum = [torch.addcmul(decay * gs, carry, gw) for gs, gw in zip(gs_next, gw_next, strict=True)]
+
+    # G_l = X_l^T diag(c) D_l (and w): gradients to the layer inputs X, the deltas D and the coefficients
+    g_inputs, g_deltas = [], []
+    g_eff = torch.zeros_like(eff)
+    for x, d, gw, gs in zip(inputs_k, deltas, gw_next, gs_next, strict=True):
+        g_both = -torch.cat([gw, gs], dim=-1)  # [N, d_in, 2 d_out]: gradient of (Gc | Gw)
+        r = torch.bmm(x, g_both)  # [N, C, 2 d_out]
+        r_c, r_w = r.split(d.shape[-1], dim=-1)
+        g_inputs.append(torch.bmm(torch.cat([d * c_eff, d * w_eff], dim=-1), g_both.transpose(1, 2)))
+        g_deltas.append(r_c * c_eff + r_w * w_eff)
+        g_eff[..., 0] += (r_c * d).sum(-1)
+        g_eff[..., 1] += (r_w * d).sum(-1)
+    if tau is not None:
+        g_coef = g_eff * scale.unsqueeze(-1)
+        g_scale = (g_eff * coef).sum(-1)
+        # where the clamp is active, scale = tau / rho and rho^2 = sum_l |x_l|^2 |d_l|^2
+        kappa = torch.where(rho > tau, -g_scale * tau / rho.pow(3), torch.zeros_like(rho)).unsqueeze(-1)
+        for i, (x, d) in enumerate(zip(inputs_k, deltas, strict=True)):
+            g_inputs[i] = g_inputs[i] + kappa * d.pow(2).sum(-1, keepdim=True) * x
+            g_deltas[i] = g_deltas[i] + kappa * x.pow(2).sum(-1, keepdim=True) * d
+    else:
+        g_coef = g_eff
+
+    # the delta chain, D_l = (D_{l+1} W_{l+1}^T) * gelu'(Z_l), walked from the first layer up
+    g_pre_k = [None] * depth  # second-order gradient reaching Z_l (key rows) through gelu'
+    for layer in range(depth - 1):
+        z_k = pre_acts[layer][:, size:]
+        p = torch.bmm(deltas[layer + 1], weights[layer + 1].transpose(1, 2))
+        g_p = g_deltas[layer] * slopes[layer][:, size:]
+        g_pre_k[layer] = g_deltas[layer] * p * pdfs[layer][:, size:] * (2.0 - z_k * z_k)
+        g_deltas[layer + 1] = g_deltas[layer + 1] + torch.bmm(g_p, weights[layer + 1])
+        g_weights[layer + 1] = g_weights[layer + 1] + torch.bmm(g_p.transpose(1, 2), deltas[layer + 1])
+    g_out_k = 2.0 * g_deltas[-1]  # D_L = 2 (Y_k - v)
+    g_values = -g_out_k
+
+    # the forward chain over query and key rows
+    g_z = torch.cat([grad_y_q, g_out_k], dim=1)
+    for layer in range(depth - 1, -1, -1):
+        h = hidden_inputs[layer]
+        g_weights[layer] = g_weights[layer] + torch.bmm(h.transpose(1, 2), g_z)
+        g_h = torch.bmm(g_z, weights[layer].transpose(1, 2))
+        g_h[:, size:] += g_inputs[layer]
+        if layer > 0:
+            g_z = g_h * slopes[layer - 1]
+            g_z[:, size:] += g_pre_k[layer - 1]
+    g_queries, g_keys = g_h[:, :size], g_h[:, size:]
+    return g_weights, g_momentum, (g_queries, g_keys, g_values, g_coef, g_keep, g_carry, g_decay)
