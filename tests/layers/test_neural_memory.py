@@ -142,3 +142,15 @@ def test_bad_input_and_mismatched_state():
         other(torch.randn(2, 5, 16, dtype=torch.float64), state=state)
     with pytest.raises(TypeError, match="state must be a MemoryState"):
         mem(torch.randn(2, 5, 16, dtype=torch.float64), state={"weights": 1})
+
+
+def test_retrieve_reads_without_writing():
+    """``retrieve`` on a chunk-aligned state equals the forward output of the next chunk (both read the
+    committed weights), and leaves the state untouched."""
+    mem = _layer(chunk_size=4)
+    x = torch.randn(2, 12, 16, dtype=torch.float64)
+    _, state = mem(x[:, :8])
+    read = mem.retrieve(x[:, 8:], state)
+    y, _ = mem(x[:, 8:], state=state)
+    torch.testing.assert_close(read, y, rtol=1e-12, atol=1e-12)
+    assert state.position == 8 and state.pending is None

@@ -181,6 +181,13 @@ class NeuralMemory(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(self, x: Tensor, state: MemoryState | None = None) -> tuple[Tensor, MemoryState]:
         """``x [B, T, dim]`` -> ``(y [B, T, dim], state)``; ``state`` continues an earlier stream."""
+        state = self._checked_state(x, state)
+        q, k, v, gates, cache = self.project(x, state)
+        kernel = _KERNELS[self.kernel]
+        retrieved, state = kernel(q, k, v, gates, state, self.chunk_size, self.max_grad_norm)
+        return self._output(retrieved, x), replace(state, conv_cache=cache)
+
+    def _checked_state(self, x: Tensor, state: MemoryState | None) -> MemoryState:
         if not isinstance(x, Tensor) or x.dim() != 3:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"x must be a [B, T, dim] tensor, got {shape}")
@@ -190,14 +197,26 @@ class NeuralMemory(nn.Module):
             raise ValueError("x must hold at least one token (T >= 1)")
         state = self.init_state(x.shape[0]) if state is None else state
         self._check_state(state, x.shape[0])
+        return state
 
-        q, k, v, gates, cache = self.project(x, state)
-        kernel = _KERNELS[self.kernel]
-        retrieved, state = kernel(q, k, v, gates, state, self.chunk_size, self.max_grad_norm)
-        state = replace(state, conv_cache=cache)
+    def _output(self, retrieved: Tensor, x: Tensor) -> Tensor:
+        """Per-head norm, input-dependent gate, projection back to ``dim`` (paper section 4.4)."""
         y = rearrange(self.out_norm(retrieved), "b t h d -> b t (h d)")
-        y = self.to_out(y * torch.sigmoid(self.to_out_gate(x)))
-        return y, state
+        return self.to_out(y * torch.sigmoid(self.to_out_gate(x)))
+
+    def retrieve(self, x: Tensor, state: MemoryState | None = None) -> Tensor:
+        """Read without writing: ``y_t = M(q_t)`` with the state's committed weights, ``[B, T, dim]``.
+
+        The state is not advanced (its convolution cache serves as left context only). MAC uses this to
+        look up its segment before attending; tokens still pending in ``state`` are not yet visible.
+        """
+        state = self._checked_state(x, state)
+        q, _, _, _, _ = self.project(x, state)
+        weights = tuple(rearrange(w, "b h i o -> (b h) i o") for w in state.weights)
+        retrieved = rearrange(
+            retrieve(weights, rearrange(q, "b t h d -> (b h) t d")), "(b h) t d -> b t h d", b=x.shape[0]
+        )
+        return self._output(retrieved, x)
 
     @torch.no_grad()
     def inner_loss(self, x: Tensor, state: MemoryState | None = None) -> Tensor:
@@ -205,8 +224,7 @@ class NeuralMemory(nn.Module):
 
         Nothing is written: this is how well the memory already holds what ``x`` would store.
         """
-        state = self.init_state(x.shape[0]) if state is None else state
-        self._check_state(state, x.shape[0])
+        state = self._checked_state(x, state)
         _, k, v, _, _ = self.project(x, state)
         flat = lambda t: rearrange(t, "b t h d -> (b h) t d")  # noqa: E731
         weights = tuple(rearrange(w, "b h i o -> (b h) i o") for w in state.weights)

@@ -105,7 +105,8 @@ def memory_chunked(
 class _Coefficients(NamedTuple):
     """Scalars of the unrolled chunk update; built for all chunks at once (leading axis n), used per chunk.
 
-    ``grad``   ``[n, (b h), C, 2]``: per token, the weight c_i of its gradient in M_C and w_i in S_C
+    ``grad``   ``[n, 2, (b h), C, 1]``: per token, the weight c_i of its gradient in M_C ([:, 0]) and
+               w_i in S_C ([:, 1]); laid out so each is a contiguous column to scale rows with
     ``keep``   ``[n, (b h), 1, 1]``: A_C, the share of M_0 that survives the chunk
     ``carry``  ``[n, (b h), 1, 1]``: sum_s A_C E_s / A_s, the share of S_0 that flows into M_C
     ``decay``  ``[n, (b h), 1, 1]``: E_C, the share of S_0 left in S_C
@@ -141,7 +142,7 @@ def _chunk_coefficients(gates: MemoryGates, chunk_size: int) -> _Coefficients:
         decay = torch.exp(log_e_end)
     unsq = lambda t: t.unsqueeze(-1)  # noqa: E731  [n, bh, 1] -> [n, bh, 1, 1]
     return _Coefficients(
-        grad=torch.stack([to_weights, to_momentum], dim=-1),
+        grad=torch.stack([to_weights, to_momentum], dim=1).unsqueeze(-1),
         keep=unsq(torch.exp(log_a_end)),
         carry=unsq(carry),
         decay=unsq(decay),
