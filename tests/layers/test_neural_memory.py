@@ -154,3 +154,34 @@ def test_retrieve_reads_without_writing():
     y, _ = mem(x[:, 8:], state=state)
     torch.testing.assert_close(read, y, rtol=1e-12, atol=1e-12)
     assert state.position == 8 and state.pending is None
+
+
+@pytest.mark.slow
+def test_compiled_kernel_equals_eager():
+    """The torch.compile path computes the same outputs and gradients (float32; compile takes ~30 s)."""
+    torch.manual_seed(0)
+    mem = NeuralMemory(dim=32, heads=2, chunk_size=8)
+    x = torch.randn(2, 40, 32, requires_grad=True)
+    results = []
+    for kernel in ("chunk", "compiled"):
+        mem.kernel = kernel
+        y, state = mem(x)
+        grads = torch.autograd.grad(y.square().sum() + state.weights[0].sum(), [x, *mem.parameters()])
+        results.append((y, state.weights[0], grads))
+    (y0, w0, g0), (y1, w1, g1) = results
+    torch.testing.assert_close(y1, y0, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(w1, w0, rtol=1e-4, atol=1e-5)
+    for a, b in zip(g1, g0, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("length", [1, 2, 5, 40])
+@pytest.mark.parametrize("taps", [2, 4])
+def test_shifted_conv_equals_conv1d(length, taps):
+    from titans_seq.layers.neural_memory import _depthwise_causal_conv
+
+    gen = torch.Generator().manual_seed(length * taps)
+    x, past = torch.randn(2, length, 6, generator=gen), torch.randn(2, taps - 1, 6, generator=gen)
+    w, b = torch.randn(6, 1, taps, generator=gen), torch.randn(6, generator=gen)
+    ref = torch.nn.functional.conv1d(torch.cat([past, x], 1).transpose(1, 2), w, b, groups=6).transpose(1, 2)
+    torch.testing.assert_close(_depthwise_causal_conv(x, past, w, b), ref)

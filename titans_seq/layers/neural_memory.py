@@ -8,6 +8,7 @@ retrieved values are normalised per head, gated by the input, and projected back
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 
@@ -26,7 +27,11 @@ from titans_seq.memory import (
     retrieve,
 )
 
-_KERNELS = {"chunk": memory_chunked, "naive": memory_naive}
+_KERNELS = {
+    "chunk": memory_chunked,
+    "compiled": functools.partial(memory_chunked, compiled=True),
+    "naive": memory_naive,
+}
 
 
 def _inverse_sigmoid(p: float) -> float:
@@ -50,7 +55,9 @@ class NeuralMemory(nn.Module):
     conv_kernel : width of the causal depthwise convolution after q/k/v; 0 is the "no conv" ablation.
     max_lr : upper bound of the data-dependent inner learning rate theta.
     max_grad_norm : optional clamp on each token's surprise norm (stability on long streams).
-    kernel : ``"chunk"`` (parallel, the default) or ``"naive"`` (per-token reference, slow).
+    kernel : ``"chunk"`` (parallel, the default), ``"compiled"`` (the same kernel with its per-chunk steps
+        compiled by ``torch.compile``: 2-3x faster per chunk after a warm-up of seconds per new shape;
+        needs a C++ compiler on CPU) or ``"naive"`` (per-token reference, slow).
 
     Shapes: ``x [B, T, dim]`` -> ``y [B, T, dim]``. ``forward`` returns ``(y, state)``; pass ``state`` back
     to continue the same stream: ``mem(x[:, :a])`` then ``mem(x[:, a:], state=s)`` equals ``mem(x)``.
@@ -165,9 +172,11 @@ class NeuralMemory(nn.Module):
         qkv = self.to_qkv(x)
         cache = None
         if self.conv is not None:
-            window = torch.cat([state.conv_cache.to(qkv.dtype), qkv], dim=1)  # causal: only past inputs
-            cache = window[:, window.shape[1] - (self.conv_kernel - 1) :]
-            qkv = _depthwise_causal_conv(window, self.conv.weight, self.conv.bias, qkv.shape[1])
+            past = state.conv_cache.to(qkv.dtype)
+            cache = (
+                torch.cat([past, qkv], dim=1)[:, -(self.conv_kernel - 1) :] if self.conv_kernel > 1 else past
+            )
+            qkv = _depthwise_causal_conv(qkv, past, self.conv.weight, self.conv.bias)
         q, k, v = rearrange(F.silu(qkv), "b t (three h d) -> three b t h d", three=3, h=self.heads)
         q, k = _l2_normalize(q), _l2_normalize(k)
         lr, mom, forget = rearrange(self.to_gates(x), "b t (three h) -> three b t h", three=3)
@@ -182,10 +191,11 @@ class NeuralMemory(nn.Module):
     def forward(self, x: Tensor, state: MemoryState | None = None) -> tuple[Tensor, MemoryState]:
         """``x [B, T, dim]`` -> ``(y [B, T, dim], state)``; ``state`` continues an earlier stream."""
         state = self._checked_state(x, state)
-        q, k, v, gates, cache = self.project(x, state)
+        project, output = _layer_functions(self.kernel == "compiled")
+        q, k, v, gates, cache = project(self, x, state)
         kernel = _KERNELS[self.kernel]
         retrieved, state = kernel(q, k, v, gates, state, self.chunk_size, self.max_grad_norm)
-        return self._output(retrieved, x), replace(state, conv_cache=cache)
+        return output(self, retrieved, x), replace(state, conv_cache=cache)
 
     def _checked_state(self, x: Tensor, state: MemoryState | None) -> MemoryState:
         if not isinstance(x, Tensor) or x.dim() != 3:
@@ -239,16 +249,42 @@ class NeuralMemory(nn.Module):
         )
 
 
-def _depthwise_causal_conv(window: Tensor, weight: Tensor, bias: Tensor, length: int) -> Tensor:
-    """Depthwise conv over time as K shifted multiply-adds: ``window [B, K-1+T, C]`` -> ``[B, T, C]``.
+_COMPILED_LAYER_FUNCTIONS: dict[str, object] = {}
 
-    Equal to ``nn.Conv1d(groups=C)`` on the transposed input; on CPU the shifted form avoids two
-    layout transposes and was faster than the mkldnn depthwise kernel for these widths.
+
+def _layer_functions(compiled: bool):
+    """``NeuralMemory.project`` and ``._output``, eager or through ``torch.compile`` (kernel="compiled").
+
+    Both are memory-bound chains of elementwise ops on ``[B, T, 3 * inner]`` tensors; compiled, each
+    becomes a few fused loops (measured 2-6x faster on CPU). Compiled once per process, at class level,
+    so every NeuralMemory instance shares the graphs.
     """
-    taps = weight.shape[-1]  # weight [C, 1, K]
-    out = bias + window[:, :length] * weight[:, 0, 0]
-    for j in range(1, taps):
-        out = torch.addcmul(out, window[:, j : j + length], weight[:, 0, j])
+    if not compiled:
+        return NeuralMemory.project, NeuralMemory._output
+    if not _COMPILED_LAYER_FUNCTIONS:
+        _COMPILED_LAYER_FUNCTIONS["project"] = torch.compile(NeuralMemory.project, dynamic=False)
+        _COMPILED_LAYER_FUNCTIONS["output"] = torch.compile(NeuralMemory._output, dynamic=False)
+    return _COMPILED_LAYER_FUNCTIONS["project"], _COMPILED_LAYER_FUNCTIONS["output"]
+
+
+def _depthwise_causal_conv(x: Tensor, past: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """Causal depthwise conv over time: ``x [B, T, C]``, left context ``past [B, K-1, C]`` -> ``[B, T, C]``.
+
+    Equal to ``nn.Conv1d(groups=C)`` over ``[past || x]``, written as K shifted multiply-adds into one
+    output buffer: no concatenated copy of the input and no layout transposes (both cost more than the
+    arithmetic on CPU, where this is memory-bound).
+    """
+    taps = weight.shape[-1]  # weight [C, 1, K]; tap K-1 multiplies the current step
+    w = weight[:, 0]
+    out = torch.addcmul(bias, x, w[:, taps - 1])
+    length = x.shape[1]
+    for lag in range(1, taps):
+        tap = w[:, taps - 1 - lag]
+        if lag < length:
+            out[:, lag:].addcmul_(x[:, : length - lag], tap)
+        # the first ``lag`` outputs reach back into the cached past
+        reach = min(lag, length)
+        out[:, :reach].addcmul_(past[:, past.shape[1] - lag : past.shape[1] - lag + reach], tap)
     return out
 
 

@@ -35,6 +35,7 @@ def memory_chunked(
     state: MemoryState,
     chunk_size: int,
     max_grad_norm: float | None = None,
+    compiled: bool = False,
 ) -> tuple[Tensor, MemoryState]:
     """Retrieve with and write into the memory, chunk by chunk.
 
@@ -45,6 +46,7 @@ def memory_chunked(
     state : where the stream stands (:class:`MemoryState`)
     chunk_size : tokens per chunk ``C``; gradients inside a chunk are taken at its start weights
     max_grad_norm : optional clamp on each token's surprise norm (all layers together)
+    compiled : run the per-chunk steps through ``torch.compile`` (faster after a warm-up; see scan.py)
 
     Returns
     -------
@@ -70,16 +72,18 @@ def memory_chunked(
     outputs = []
     if n_chunks:
         # [n, (b h), C, d]: chunk-major and contiguous so each step reads one block
-        chunked = lambda t: rearrange(t[:, :full], "b (n c) h d -> n (b h) c d", c=chunk_size).contiguous()  # noqa: E731
+        chunked = lambda t: rearrange(t[:, :full], "b (n c) h d -> n (b h) c d", c=chunk_size)  # noqa: E731
+        # each chunk's queries then its keys, so one matmul per layer serves retrieval and surprise
+        query_keys = torch.cat([chunked(queries), chunked(keys)], dim=2)
         coef = _chunk_coefficients(gates.slice(0, full), chunk_size)
-        args = (chunked(queries), chunked(keys), chunked(values), *coef)
+        args = (query_keys, chunked(values).contiguous(), *coef)
         if torch.is_grad_enabled() and any(t.requires_grad for t in (*args, *weights, *momentum)):
             depth = len(weights)
-            result = ChunkScan.apply(*args, max_grad_norm, depth, *weights, *momentum)
+            result = ChunkScan.apply(*args, max_grad_norm, compiled, depth, *weights, *momentum)
             retrieved, weights, momentum = result[0], result[1 : 1 + depth], result[1 + depth :]
         else:
             retrieved, weights, momentum, _ = scan_forward(
-                *args, weights, momentum, max_grad_norm, keep_starts=False
+                *args, weights, momentum, max_grad_norm, keep_starts=False, compiled=compiled
             )
         outputs.append(rearrange(retrieved, "n bh c d -> bh (n c) d"))
     if leftover:
