@@ -1,0 +1,103 @@
+"""Pieces every estimator shares: a quiet Lightning Trainer, seeding, and the save/load directory format.
+
+A saved model is a directory holding ``config.json`` (the estimator's parameters plus whatever the
+estimator needs to rebuild itself) and ``model.safetensors`` (the weights). Loading never unpickles.
+Writes are atomic: files are written under a temporary directory that replaces the target in one
+rename, so an interrupted save never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's banners (its loggers must be configured after it is imported)."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def make_trainer(
+    *,
+    max_epochs: int,
+    verbose: bool,
+    callbacks: list | None = None,
+    trainer_kwargs: dict[str, Any] | None = None,
+    default_root_dir: str | os.PathLike | None = None,
+):
+    """A Trainer with estimator defaults: no logger files, no stray checkpoints folder, progress bar only
+    when ``verbose``; ``trainer_kwargs`` override any of them (e.g. ``accelerator``, ``devices``)."""
+    import lightning.pytorch as pl
+
+    quiet_lightning()
+    settings: dict[str, Any] = {
+        "max_epochs": max_epochs,
+        "accelerator": "auto",
+        "devices": 1,
+        "logger": False,
+        "enable_progress_bar": verbose,
+        "enable_model_summary": verbose,
+        "enable_checkpointing": bool(callbacks) and any(_is_checkpoint(c) for c in callbacks),
+        "callbacks": callbacks or [],
+        "default_root_dir": default_root_dir,
+    }
+    settings.update(trainer_kwargs or {})
+    return pl.Trainer(**settings)
+
+
+def _is_checkpoint(callback: object) -> bool:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    return isinstance(callback, ModelCheckpoint)
+
+
+def save_model_dir(path: str | os.PathLike, config: dict[str, Any], module: torch.nn.Module) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` into ``path`` atomically; returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True, default=_jsonable))
+        tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+        save_file(tensors, str(staging / WEIGHTS_FILE))
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old")
+            shutil.rmtree(backup, ignore_errors=True)
+            os.replace(target, backup)
+            os.replace(staging, target)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def load_model_dir(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read a directory written by :func:`save_model_dir`: ``(config, state_dict)``."""
+    source = Path(path)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (source / name).is_file():
+            raise FileNotFoundError(f"{source} is not a saved titans_seq model: {name} is missing")
+    config = json.loads((source / CONFIG_FILE).read_text())
+    return config, load_file(str(source / WEIGHTS_FILE))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot store {type(value).__name__} in config.json")
