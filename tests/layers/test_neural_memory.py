@@ -17,7 +17,12 @@ def _layer(**kw) -> NeuralMemory:
 
 
 def test_public_surface():
-    assert sorted(titans_seq.__all__) == ["MemoryState", "NeuralMemory", "TitansForecaster", "TitansSequenceClassifier"]
+    assert sorted(titans_seq.__all__) == [
+        "MemoryState",
+        "NeuralMemory",
+        "TitansForecaster",
+        "TitansSequenceClassifier",
+    ]
 
 
 @pytest.mark.parametrize("cuts", [[1], [5, 6], [3, 9, 22], [4, 8, 12]], ids=str)
