@@ -72,6 +72,12 @@ def save_model_dir(path: str | os.PathLike, config: dict[str, Any], module: torc
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True, default=_jsonable))
         tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
         save_file(tensors, str(staging / WEIGHTS_FILE))
+        # mkdtemp creates 0700; give the saved model the permissions of a normally created directory
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)
+        for item in staging.iterdir():
+            os.chmod(item, 0o666 & ~umask)
         if target.exists():
             backup = target.with_name(f".{target.name}.old")
             shutil.rmtree(backup, ignore_errors=True)
