@@ -131,6 +131,18 @@ def test_reverse_complement_ids_explicit_rows() -> None:
         tok.reverse_complement_ids(np.array([[3, 9]]))
 
 
+@pytest.mark.parametrize("tok", [CharTokenizer(), KmerTokenizer(1), KmerTokenizer(3)], ids=["char", "1", "3"])
+def test_complement_table_is_an_involution_matching_the_strings(tok) -> None:
+    table = tok.complement
+    assert table.shape == (tok.vocab_size,) and table[:3].tolist() == [PAD_ID, CLS_ID, UNK_ID]
+    np.testing.assert_array_equal(table[table], np.arange(tok.vocab_size))
+    # Reversing the ids and looking them up is tokenizing the reverse-complement string.
+    seq = "ACGTTGCAAAGC"
+    np.testing.assert_array_equal(table[tok.encode(seq)[::-1]], tok.encode(reverse_complement(seq)))
+    table[0] = 5  # a copy: the tokenizer's own table is untouched
+    assert tok.complement[0] == PAD_ID
+
+
 # ------------------------------------------------------------------------------ tokenizers
 
 

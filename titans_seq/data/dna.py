@@ -273,6 +273,15 @@ class _Tokenizer:
     def vocab_size(self) -> int:
         return len(self._tokens)
 
+    @property
+    def complement(self) -> np.ndarray:
+        """``[vocab_size]`` int64: the id of each token's reverse complement (specials map to themselves).
+
+        What a model needs to reverse-complement ids on its own (reverse the content, then look up this
+        table) without depending on the tokenizer, e.g. :class:`titans_seq.adapters.dna.DNAClassifier`.
+        """
+        return self._complement.astype(np.int64, copy=True)
+
     def _content_ids(self, seq: str, index: int) -> np.ndarray:
         raise NotImplementedError
 

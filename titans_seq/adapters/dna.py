@@ -1,0 +1,231 @@
+"""DNA classification adapter: nucleotide embedding -> Titans backbone -> pooling -> class head.
+
+Shapes: ``input_ids [B, L]`` int64 token ids and ``attention_mask [B, L]`` bool (True on real tokens)
+-> ``logits [B, C]``.
+
+The backbone is causal: the memory reads with the weights its chunk started with and its convolution looks
+only back, so the output at position ``t`` never depends on later positions. This fixes three choices:
+
+- **Padding goes right.** Each row's real tokens are moved to the front first (any padding layout is
+  accepted), so padding only ever follows the real tokens and cannot change their outputs; pooling then
+  reads real positions only. Left padding would feed the padding into the memory before the sequence.
+- **Pooling** ``"mean"`` averages the outputs of the real tokens; ``"max"`` takes their channel-wise maximum
+  (a motif detector: a feature that fires at one place is not diluted by the length); ``"last"`` reads the
+  last real token, the only one that has seen the whole sequence; ``"cls"`` appends a learned class token
+  *after* the last real token and reads it (a class token in front, as in BERT, would see nothing in a
+  causal model).
+- **Both strands** (``strands="both"``) runs the same backbone on the sequence and on its reverse
+  complement and averages the pooled features: the score is then exactly invariant to the strand, and the
+  reverse strand read left to right is the forward strand read right to left, so every base also gets
+  context from its right (the two-strand, shared-weight "conjoined" model; Caduceus' post-hoc conjoining
+  does the same at the output).
+
+This module knows nothing of tokenizers, losses or optimizers: the token ids of the reverse complement come
+from a ``complement`` table given by the caller (``CharTokenizer().complement``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from titans_seq.models import MemoryConfig, TitansBackbone, TitansConfig
+
+POOLINGS = ("mean", "max", "last", "cls")
+STRANDS = ("forward", "both")
+
+
+def default_backbone() -> TitansConfig:
+    """The backbone used when none is given: the memory alone (``lmm``), as the paper does for DNA.
+
+    Two blocks of width 64 with a depth-2 memory MLP, 4 heads, chunks of 16 tokens (about 95k parameters).
+    """
+    return TitansConfig(
+        variant="lmm",
+        dim=64,
+        depth=2,
+        ffn_expansion=2.0,
+        memory=MemoryConfig(heads=4, chunk_size=16, depth=2),
+    )
+
+
+def pack_right(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Move each row's real tokens to the front, keeping their order, so that padding is on the right.
+
+    Parameters
+    ----------
+    input_ids : Tensor
+        ``[B, L]`` int64.
+    attention_mask : Tensor
+        ``[B, L]`` bool, True on real tokens (any layout: left, right or scattered padding).
+
+    Returns
+    -------
+    ids : Tensor
+        ``[B, L]``, real tokens first (padding slots keep some padding id of the row).
+    mask : Tensor
+        ``[B, L]`` bool, ``mask[b, t] = t < lengths[b]``.
+    lengths : Tensor
+        ``[B]`` int64, number of real tokens per row.
+    """
+    lengths = attention_mask.sum(1)
+    mask = torch.arange(input_ids.shape[1], device=input_ids.device) < lengths[:, None]
+    if bool((mask == attention_mask).all()):
+        return input_ids, mask, lengths  # already right-padded (what the data module produces)
+    order = torch.argsort((~attention_mask).to(torch.int8), dim=1, stable=True)
+    return input_ids.gather(1, order), mask, lengths
+
+
+class DNAClassifier(nn.Module):
+    """Token embedding, a :class:`~titans_seq.models.TitansBackbone`, masked pooling and a linear head.
+
+    Parameters
+    ----------
+    backbone : TitansConfig
+        The sequence model (``variant="lmm"`` is the paper's choice for DNA). Its ``dim`` is the embedding
+        width.
+    num_classes : int
+        Number of classes ``C`` (>= 2).
+    vocab_size : int
+        Number of token ids (8 for :class:`~titans_seq.data.dna.CharTokenizer`).
+    complement : sequence of int, optional
+        ``[vocab_size]``: the id of each token's reverse complement (a tokenizer's ``complement``); needed
+        for ``strands="both"`` and :meth:`reverse_complement`.
+    pooling : {"mean", "max", "last", "cls"}
+        How the ``[B, L, dim]`` outputs become one vector per sequence (see the module docstring).
+    strands : {"forward", "both"}
+        ``"both"``: average the pooled features of the sequence and of its reverse complement (exactly
+        strand-invariant logits, twice the compute).
+    dropout : float
+        Dropout on the pooled features, before the head.
+
+    Examples
+    --------
+    >>> from titans_seq.data.dna import CharTokenizer
+    >>> tok = CharTokenizer()
+    >>> model = DNAClassifier(default_backbone(), 2, vocab_size=tok.vocab_size, complement=tok.complement)
+    >>> batch = tok(["ACGTAC", "GGA"], return_tensors="pt")
+    >>> model(batch.input_ids, batch.attention_mask).shape
+    torch.Size([2, 2])
+    """
+
+    def __init__(
+        self,
+        backbone: TitansConfig,
+        num_classes: int,
+        *,
+        vocab_size: int,
+        complement: Sequence[int] | None = None,
+        pooling: str = "mean",
+        strands: str = "forward",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(backbone, TitansConfig):
+            raise TypeError(f"backbone must be a TitansConfig, got {type(backbone).__name__}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
+            raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
+        if strands not in STRANDS:
+            raise ValueError(f"strands must be one of {list(STRANDS)}, got {strands!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        if complement is not None:
+            table = torch.as_tensor(list(complement), dtype=torch.long)
+            if table.shape != (vocab_size,) or int(table.min()) < 0 or int(table.max()) >= vocab_size:
+                raise ValueError(
+                    f"complement must hold {vocab_size} token ids in [0, {vocab_size}), "
+                    f"got {list(complement)}"
+                )
+            if not torch.equal(table[table], torch.arange(vocab_size)):
+                raise ValueError("complement must be an involution: complement[complement[i]] == i")
+        elif strands == "both":
+            raise ValueError("strands='both' needs the complement table of the tokenizer (complement=...)")
+        self.pooling, self.strands, self.num_classes = pooling, strands, num_classes
+        self.embedding = nn.Embedding(vocab_size, backbone.dim)
+        self.backbone = TitansBackbone(backbone)
+        # Appended after the last real token (causal model: see the module docstring).
+        self.cls = nn.Parameter(torch.randn(backbone.dim) * 0.02) if pooling == "cls" else None
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(backbone.dim, num_classes)
+        # Not a learned weight and fixed by the tokenizer: kept out of the state dict.
+        self.register_buffer("complement", None if complement is None else table, persistent=False)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """``input_ids [B, L]``, ``attention_mask [B, L]`` (default: all real) -> ``logits [B, C]``."""
+        return self.head(self.dropout(self.features(input_ids, attention_mask)))
+
+    def features(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """The pooled features the head reads, ``[B, dim]`` (both strands averaged if ``strands="both"``)."""
+        ids, mask = self._checked(input_ids, attention_mask)
+        ids, mask, lengths = pack_right(ids, mask)
+        pooled = self._encode(ids, mask, lengths)
+        if self.strands == "both":
+            # Two calls, not one batch of 2B rows: the strand sum is then bitwise the same for a sequence
+            # and for its reverse complement (x + y == y + x), whatever the batched kernels do.
+            pooled = 0.5 * (pooled + self._encode(self._reverse(ids, lengths), mask, lengths))
+        return pooled
+
+    def reverse_complement(self, input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Token ids of the reverse-complement strand, right-padded: ``([B, L] ids, [B, L] mask)``.
+
+        Equal to tokenizing the reverse-complement strings (right padding), for any padding layout of the
+        input. Needs ``complement``.
+        """
+        if self.complement is None:
+            raise ValueError("reverse_complement needs the complement table (complement=...)")
+        ids, mask = self._checked(input_ids, attention_mask)
+        ids, mask, lengths = pack_right(ids, mask)
+        return self._reverse(ids, lengths), mask
+
+    # ------------------------------------------------------------------------------------ internals
+    def _checked(self, input_ids: Tensor, attention_mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or input_ids.dtype != torch.long:
+            got = (
+                f"{tuple(input_ids.shape)} {input_ids.dtype}" if isinstance(input_ids, Tensor) else input_ids
+            )
+            raise ValueError(f"input_ids must be a [B, L] int64 tensor, got {got}")
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids, dtype=torch.bool)
+        elif attention_mask.shape != input_ids.shape:
+            raise ValueError(
+                f"attention_mask {tuple(attention_mask.shape)} must match input_ids {tuple(input_ids.shape)}"
+            )
+        attention_mask = attention_mask.bool()
+        empty = ~attention_mask.any(1)
+        if bool(empty.any()):
+            raise ValueError(f"row {int(empty.nonzero()[0])} of attention_mask has no real token")
+        return input_ids, attention_mask
+
+    def _reverse(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Reverse complement of right-packed ids: position ``t < len`` takes ``comp(ids[len - 1 - t])``."""
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        source = lengths[:, None] - 1 - positions
+        inside = source >= 0
+        flipped = self.complement[ids.gather(1, source.clamp(min=0))]
+        return torch.where(inside, flipped, ids)
+
+    def _encode(self, ids: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
+        """Right-packed ids ``[B, L]`` -> pooled ``[B, dim]``."""
+        x = self.embedding(ids)  # [B, L, D]
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        if self.pooling == "cls":
+            x = torch.cat([x, x.new_zeros(x.shape[0], 1, x.shape[2])], dim=1)  # [B, L + 1, D]
+            x = x.index_put((rows, lengths), self.cls.to(x.dtype).expand(len(rows), -1))
+        y, _ = self.backbone(x)  # [B, L (+1), D]
+        if self.pooling == "mean":
+            # masked_fill, not a product: outputs at padding must not leak in, even as NaN * 0
+            return y.masked_fill(~mask[:, :, None], 0.0).sum(1) / lengths.to(y.dtype)[:, None]
+        if self.pooling == "max":
+            return y.masked_fill(~mask[:, :, None], float("-inf")).amax(1)
+        if self.pooling == "last":
+            return y[rows, lengths - 1]
+        return y[rows, lengths]  # the class token
+
+
+__all__ = ["POOLINGS", "STRANDS", "DNAClassifier", "default_backbone", "pack_right"]

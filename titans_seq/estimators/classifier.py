@@ -1,0 +1,505 @@
+"""``TitansSequenceClassifier``: a scikit-learn classifier over DNA strings, trained with Lightning.
+
+The estimator wraps :class:`~titans_seq.training.dna.DNAClassifierSystem` (model, loss, metrics) and
+:class:`~titans_seq.training.dna.DNADataModule` (tokenized batches) behind ``fit``/``predict``. It follows the
+scikit-learn contract: ``__init__`` stores its arguments, ``fit`` validates and returns ``self``, fitted
+attributes end in ``_``, ``predict`` never changes the estimator, and it works with ``clone``, ``Pipeline``,
+``cross_val_score`` and ``GridSearchCV``. A fitted model saves to a directory (``config.json`` +
+``model.safetensors``); loading never unpickles.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from titans_seq.adapters.dna import POOLINGS, STRANDS
+from titans_seq.data.dna import SequenceSet, check_classification_data, validate_labels, validate_sequences
+from titans_seq.estimators._common import load_model_dir, make_trainer, quiet_lightning, save_model_dir
+from titans_seq.models import TitansConfig
+from titans_seq.training.dna import MAX_KMER, DNAClassifierSystem, DNADataModule, stratified_split
+
+FORMAT = "titans_seq.TitansSequenceClassifier/1"
+# Trainer settings the estimator picks (``trainer_kwargs`` overrides them): clip gradients, as the inner
+# memory updates can produce rare large outer gradients, and skip Lightning's sanity validation batches.
+FIT_DEFAULTS: dict[str, Any] = {"gradient_clip_val": 1.0, "num_sanity_val_steps": 0}
+
+
+# ------------------------------------------------------------------------ training helpers
+
+
+@dataclass(frozen=True)
+class FitSummary:
+    """What a training run reports: completed epochs, optimizer steps and the best validation loss."""
+
+    epochs: int
+    steps: int
+    best_val_loss: float | None
+
+
+@contextmanager
+def _quiet(verbose: bool):
+    """Lightning's hints (few dataloader workers, logging interval, ...) are not for estimator users."""
+    quiet_lightning()
+    with warnings.catch_warnings():
+        # Lightning 2.6 calling a torch API deprecated in torch 2.13: nothing a user can act on.
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+        if not verbose:
+            from lightning.fabric.utilities.warnings import PossibleUserWarning
+
+            warnings.filterwarnings("ignore", category=PossibleUserWarning)
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        yield
+
+
+def _split_callbacks(trainer_kwargs: dict[str, Any] | None) -> tuple[dict[str, Any], list]:
+    kwargs = dict(trainer_kwargs or {})
+    return kwargs, list(kwargs.pop("callbacks", None) or [])
+
+
+def train_with_early_stopping(
+    system: torch.nn.Module,
+    datamodule: DNADataModule,
+    *,
+    max_epochs: int,
+    patience: int | None,
+    verbose: bool = False,
+    trainer_kwargs: dict[str, Any] | None = None,
+) -> FitSummary:
+    """Fit ``system`` on ``datamodule``; with ``patience``, stop early on ``val_loss`` and restore the best.
+
+    The best weights are checkpointed in a temporary folder that is removed afterwards; no logger files are
+    written unless ``trainer_kwargs`` asks for a logger. ``patience=None`` trains ``max_epochs`` (or until
+    ``trainer_kwargs["max_time"]``) and keeps the last weights.
+    """
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    kwargs, extra = _split_callbacks(trainer_kwargs)
+    with tempfile.TemporaryDirectory(prefix="titans_seq_fit_") as tmp, _quiet(verbose):
+        checkpoint = None
+        callbacks = list(extra)
+        if patience is not None:
+            checkpoint = ModelCheckpoint(
+                dirpath=tmp,
+                filename="best",
+                monitor="val_loss",
+                mode="min",
+                save_top_k=1,
+                save_weights_only=True,
+                enable_version_counter=False,
+            )
+            callbacks += [EarlyStopping(monitor="val_loss", mode="min", patience=patience), checkpoint]
+        trainer = make_trainer(
+            max_epochs=max_epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            trainer_kwargs={**FIT_DEFAULTS, **kwargs},
+            default_root_dir=tmp,
+        )
+        trainer.fit(system, datamodule=datamodule)
+        best = None
+        if checkpoint is not None and checkpoint.best_model_path:
+            # A time limit can stop training before the first validation: then the last weights stay.
+            state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+            system.load_state_dict(state["state_dict"])
+            best = float(checkpoint.best_model_score)
+    system.trainer = None  # drop the reference: the Trainer holds loaders, callbacks and the temp paths
+    system.cpu().eval()
+    return FitSummary(epochs=trainer.current_epoch, steps=trainer.global_step, best_val_loss=best)
+
+
+def predict_probabilities(
+    system: torch.nn.Module,
+    datamodule: DNADataModule,
+    *,
+    verbose: bool = False,
+    trainer_kwargs: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Class probabilities ``[N, C]`` (float64, rows sum to 1) of the data module's predict set."""
+    kwargs, extra = _split_callbacks(trainer_kwargs)
+    # Limits must not cut prediction short: every sequence gets its row.
+    for key in ("max_time", "max_steps", "limit_predict_batches"):
+        kwargs.pop(key, None)
+    with _quiet(verbose):
+        trainer = make_trainer(max_epochs=1, verbose=verbose, callbacks=extra, trainer_kwargs=kwargs)
+        batches = trainer.predict(system, datamodule=datamodule)
+    system.trainer = None
+    system.cpu()
+    probs = torch.cat(batches).double().numpy()
+    return probs / probs.sum(1, keepdims=True)
+
+
+# ------------------------------------------------------------------------------- estimator
+
+
+class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
+    """Titans (neural long-term memory) classifier of DNA sequences, scikit-learn style.
+
+    ``X`` is a sequence of DNA strings (list, numpy array, pandas Series, or an ``[N, 1]`` array):
+    ``A, C, G, T, N``, lowercase accepted (uppercased), any length; ``y`` holds 2 or more classes.
+
+    Parameters
+    ----------
+    backbone : TitansConfig, optional
+        The sequence model; default :func:`~titans_seq.adapters.dna.default_backbone` (memory only, the
+        paper's setting for DNA).
+    pooling : {"mean", "max", "last", "cls"}
+        How per-token outputs become one vector per sequence (padding is always ignored).
+    strands : {"forward", "both"}
+        ``"both"``: a two-strand model with shared weights, strand-invariant by construction (2x compute).
+    kmer : int
+        1: one token per base; ``k`` in 2..6: overlapping k-mers (DNABERT style).
+    rc_augment : bool
+        In training, replace each sequence by its reverse complement with probability 1/2.
+    rc_average : bool
+        At prediction, average the probabilities of each sequence and of its reverse complement (exactly
+        strand-invariant predictions, 2x compute).
+    learning_rate : float
+        AdamW learning rate (after a 100-step linear warm-up).
+    batch_size : int
+        Sequences per batch, in training and prediction.
+    max_epochs : int
+        Upper bound on training epochs.
+    patience : int
+        Early stopping: validation checks without improvement of the validation loss before stopping; the
+        best weights are restored.
+    validation_fraction : float
+        Share of the training data held out (stratified, seeded) for early stopping when ``fit`` gets no
+        ``validation_data``; 0 trains ``max_epochs`` without early stopping.
+    random_state : int, RandomState or None
+        Seed of initialisation, shuffling, dropout, augmentation and the validation split: the same int
+        gives the same model. The global torch random state is left as it was.
+    verbose : bool
+        Progress bars and the model summary; silent otherwise.
+    trainer_kwargs : dict, optional
+        Passed to ``lightning.pytorch.Trainer`` over the estimator's defaults, e.g.
+        ``{"accelerator": "gpu"}`` or ``{"max_time": {"minutes": 10}, "val_check_interval": 200}``.
+        ``callbacks`` are added to the estimator's own (early stopping, best checkpoint).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted class labels; the columns of ``predict_proba``.
+    model_ : DNAClassifierSystem
+        The trained LightningModule (its ``model`` attribute is the plain ``nn.Module``).
+    n_epochs_ : int
+        Completed training epochs.
+    best_val_loss_ : float or None
+        Validation loss of the restored weights (None without validation).
+
+    Examples
+    --------
+    >>> clf = TitansSequenceClassifier(max_epochs=5).fit(train_sequences, train_labels)  # doctest: +SKIP
+    >>> clf.predict_proba(["ACGTTTGACA", "GGCATTAC"]).shape                             # doctest: +SKIP
+    (2, 2)
+    """
+
+    def __init__(
+        self,
+        backbone: TitansConfig | None = None,
+        pooling: str = "mean",
+        strands: str = "forward",
+        kmer: int = 1,
+        rc_augment: bool = False,
+        rc_average: bool = False,
+        learning_rate: float = 1e-3,
+        batch_size: int = 64,
+        max_epochs: int = 20,
+        patience: int = 3,
+        validation_fraction: float = 0.1,
+        random_state: int | np.random.RandomState | None = 0,
+        verbose: bool = False,
+        trainer_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        # scikit-learn contract: store the arguments as given; they are checked in ``fit``.
+        self.backbone = backbone
+        self.pooling = pooling
+        self.strands = strands
+        self.kmer = kmer
+        self.rc_augment = rc_augment
+        self.rc_average = rc_average
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.verbose = verbose
+        self.trainer_kwargs = trainer_kwargs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    # --------------------------------------------------------------------------------- fit
+    def fit(
+        self, X: Iterable[str], y: Iterable, validation_data: tuple | None = None
+    ) -> TitansSequenceClassifier:
+        """Train on sequences ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : sequence of str, length N
+            DNA sequences.
+        y : array-like of shape (N,)
+            Class labels (2 or more classes).
+        validation_data : (X_val, y_val), optional
+            Held-out data for early stopping; by default ``validation_fraction`` of ``X`` is held out.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Before any training: a bad parameter (named), X and y of different lengths, a single class,
+            an empty sequence or a character outside the alphabet (with its sequence index and position),
+            validation labels not seen in ``y``.
+        """
+        self._check_params()
+        seqs, labels = check_classification_data(_as_strings(X, "X"), y)
+        self._check_lengths(seqs, "X")
+        classes = np.unique(labels)
+        seed = self._seed()
+        train = SequenceSet(seqs, labels, classes=classes)
+        if validation_data is not None:
+            valid = self._validation_set(validation_data, classes)
+        elif self.validation_fraction:
+            train, valid = stratified_split(train, self.validation_fraction, seed)
+        else:
+            valid = None
+        datamodule = DNADataModule.from_sets(
+            train, valid, classes=classes, batch_size=int(self.batch_size), kmer=int(self.kmer), seed=seed
+        )
+        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
+            torch.manual_seed(seed)
+            system = DNAClassifierSystem(
+                num_classes=len(classes),
+                backbone=self.backbone,
+                pooling=self.pooling,
+                strands=self.strands,
+                kmer=int(self.kmer),
+                rc_augment=self.rc_augment,
+                rc_average=self.rc_average,
+                learning_rate=self.learning_rate,
+            )
+            summary = train_with_early_stopping(
+                system,
+                datamodule,
+                max_epochs=int(self.max_epochs),
+                patience=int(self.patience) if valid is not None else None,
+                verbose=self.verbose,
+                trainer_kwargs=self.trainer_kwargs,
+            )
+        self.classes_ = classes
+        self.model_ = system
+        self.n_epochs_ = summary.epochs
+        self.best_val_loss_ = summary.best_val_loss
+        return self
+
+    # ----------------------------------------------------------------------------- predict
+    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
+        """Class probabilities, shape ``(N, n_classes)``, columns in ``classes_`` order.
+
+        With ``rc_average`` the probabilities of each sequence and its reverse complement are averaged.
+        """
+        check_is_fitted(self, ("classes_", "model_"))
+        seqs = validate_sequences(_as_strings(X, "X"))
+        if not seqs:
+            raise ValueError("X is empty: nothing to predict")
+        self._check_lengths(seqs, "X")
+        datamodule = DNADataModule.from_sets(
+            predict=SequenceSet(seqs), batch_size=self.batch_size, kmer=self.kmer
+        )
+        return predict_probabilities(
+            self.model_, datamodule, verbose=self.verbose, trainer_kwargs=self.trainer_kwargs
+        )
+
+    def predict(self, X: Iterable[str]) -> np.ndarray:
+        """Most probable class of each sequence, shape ``(N,)``."""
+        proba = self.predict_proba(X)  # first: raises NotFittedError before classes_ is read
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def decision_function(self, X: Iterable[str]) -> np.ndarray:
+        """Log-probability scores: ``(N,)`` log-odds of ``classes_[1]`` for two classes, else ``(N, C)``."""
+        log_proba = np.log(np.clip(self.predict_proba(X), np.finfo(np.float64).tiny, None))
+        return log_proba[:, 1] - log_proba[:, 0] if log_proba.shape[1] == 2 else log_proba
+
+    # ------------------------------------------------------------------------- save / load
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model to directory ``path`` (``config.json`` + ``model.safetensors``), atomically.
+
+        ``trainer_kwargs`` that JSON cannot hold (callbacks, loggers) are not saved (loaded as None).
+        """
+        check_is_fitted(self, ("classes_", "model_"))
+        params = self.get_params(deep=False)
+        if isinstance(params["backbone"], TitansConfig):
+            params["backbone"] = params["backbone"].to_dict()
+        if not isinstance(params["random_state"], int | None):
+            params["random_state"] = None
+        try:
+            json.dumps(params["trainer_kwargs"])
+        except TypeError:
+            params["trainer_kwargs"] = None
+        config = {
+            "format": FORMAT,
+            "params": params,
+            "classes": self.classes_.tolist(),
+            "system": _system_arguments(self.model_.hparams),
+            "fitted": {"n_epochs_": self.n_epochs_, "best_val_loss_": self.best_val_loss_},
+        }
+        return save_model_dir(path, config, self.model_)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TitansSequenceClassifier:
+        """Load a model written by :meth:`save` (no unpickling: JSON config and safetensors weights)."""
+        config, state = load_model_dir(path)
+        if config.get("format") != FORMAT:
+            raise ValueError(f"{path} holds {config.get('format')!r}, not a {FORMAT} model")
+        params = dict(config["params"])
+        if params.get("backbone") is not None:
+            params["backbone"] = TitansConfig.from_dict(params["backbone"])
+        system = DNAClassifierSystem(**config["system"])
+        system.load_state_dict(state)
+        return cls(**params)._set_fitted(system, config["classes"], **config.get("fitted", {}))
+
+    @classmethod
+    def from_system(
+        cls, system: DNAClassifierSystem, classes: Iterable, **params: Any
+    ) -> TitansSequenceClassifier:
+        """A fitted estimator around a trained system (e.g. from ``titans-seq dna fit``).
+
+        Architecture and training options come from ``system.hparams``; ``params`` sets the others
+        (``batch_size``, ``verbose``, ...).
+        """
+        hp = system.hparams
+        estimator = cls(
+            backbone=TitansConfig.from_dict(hp["backbone"]),
+            pooling=hp["pooling"],
+            strands=hp["strands"],
+            kmer=hp["kmer"],
+            rc_augment=hp["rc_augment"],
+            rc_average=hp["rc_average"],
+            learning_rate=hp["learning_rate"],
+            **params,
+        )
+        return estimator._set_fitted(system, classes)
+
+    def _set_fitted(
+        self,
+        system: DNAClassifierSystem,
+        classes: Iterable,
+        n_epochs_: int = 0,
+        best_val_loss_: float | None = None,
+    ) -> TitansSequenceClassifier:
+        classes = np.asarray(list(classes))
+        if len(classes) != system.hparams["num_classes"]:
+            raise ValueError(f"{len(classes)} classes given for a model with {system.hparams['num_classes']}")
+        self.model_, self.classes_ = system.eval(), classes
+        self.n_epochs_, self.best_val_loss_ = n_epochs_, best_val_loss_
+        return self
+
+    # ------------------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        def integer(name: str, minimum: int, maximum: int | None = None) -> None:
+            value = getattr(self, name)
+            bad = isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum
+            if bad or (maximum is not None and value > maximum):
+                allowed = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+                raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
+
+        if self.backbone is not None and not isinstance(self.backbone, TitansConfig):
+            raise ValueError(f"backbone must be a TitansConfig or None, got {type(self.backbone).__name__}")
+        for name, allowed in (("pooling", POOLINGS), ("strands", STRANDS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
+        integer("kmer", 1, MAX_KMER)
+        integer("batch_size", 1)
+        integer("max_epochs", 1)
+        integer("patience", 0)
+        for name in ("rc_augment", "rc_average", "verbose"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < np.inf:
+            raise ValueError(f"learning_rate must be a finite number > 0, got {lr!r}")
+        fraction = self.validation_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction < 1:
+            raise ValueError(f"validation_fraction must lie in [0, 1), got {fraction!r}")
+        if self.trainer_kwargs is not None and not isinstance(self.trainer_kwargs, dict):
+            raise ValueError(
+                f"trainer_kwargs must be a dict or None, got {type(self.trainer_kwargs).__name__}"
+            )
+
+    def _check_lengths(self, seqs: list[str], what: str) -> None:
+        if self.kmer > 1:
+            short = next((i for i, s in enumerate(seqs) if len(s) < self.kmer), None)
+            if short is not None:
+                raise ValueError(
+                    f"{what}: sequence {short} has length {len(seqs[short])}, shorter than kmer={self.kmer}"
+                )
+
+    def _validation_set(self, validation_data: tuple, classes: np.ndarray) -> SequenceSet:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+            raise ValueError("validation_data must be a pair (X_val, y_val)")
+        x_val = validate_sequences(_as_strings(validation_data[0], "X_val"))
+        y_val = validate_labels(validation_data[1], len(x_val), min_classes=1)
+        unseen = np.setdiff1d(y_val, classes)
+        if len(unseen):
+            raise ValueError(
+                f"validation label {unseen[0].item()!r} is not among the classes of y {classes.tolist()}"
+            )
+        self._check_lengths(x_val, "X_val")
+        return SequenceSet(x_val, y_val, classes=classes)
+
+    def _seed(self) -> int:
+        state = self.random_state
+        if state is None:
+            return int(np.random.default_rng().integers(2**31 - 1))
+        if isinstance(state, np.random.RandomState):
+            return int(state.randint(2**31 - 1))
+        if isinstance(state, bool) or not isinstance(state, int | np.integer):
+            raise ValueError(f"random_state must be an int, a numpy RandomState or None, got {state!r}")
+        return int(state)
+
+
+def _system_arguments(hparams: Any) -> dict[str, Any]:
+    """The ``DNAClassifierSystem`` arguments among its hparams (LightningCLI adds bookkeeping keys)."""
+    names = inspect.signature(DNAClassifierSystem.__init__).parameters
+    return {k: v for k, v in dict(hparams).items() if k in names and k != "self"}
+
+
+def _as_strings(X: Any, what: str) -> list:
+    """``X`` as a list: 1-D collections as they are, ``[N, 1]`` arrays (a one-column frame) flattened."""
+    if isinstance(X, str | bytes):
+        raise TypeError(f"{what} must be a collection of sequences, not a single string: wrap it as [seq]")
+    values = X.to_numpy() if hasattr(X, "to_numpy") else X
+    if isinstance(values, np.ndarray) and values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    elif isinstance(values, np.ndarray) and values.ndim != 1:
+        raise ValueError(f"{what} must be 1-D (one sequence per item) or [N, 1], got shape {values.shape}")
+    return list(values)
+
+
+__all__ = [
+    "FitSummary",
+    "TitansSequenceClassifier",
+    "predict_probabilities",
+    "train_with_early_stopping",
+]

@@ -1,0 +1,431 @@
+"""Lightning pieces for DNA classification: the training system and the data module.
+
+``DNAClassifierSystem`` (LightningModule) adds to :class:`~titans_seq.adapters.dna.DNAClassifier` the loss,
+metrics (accuracy, MCC), the optimizer, reverse-complement augmentation and reverse-complement averaging.
+``DNADataModule`` tokenizes sequence sets once and serves right-padded batches
+``{"input_ids": [B, L], "attention_mask": [B, L], "labels": [B]}``.
+
+Both are usable directly, from ``titans-seq dna fit|test --config recipes/dna/<task>.yaml`` (LightningCLI:
+every ``__init__`` argument is a config key) and through
+:class:`~titans_seq.estimators.classifier.TitansSequenceClassifier`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassMatthewsCorrCoef
+
+from titans_seq.adapters.dna import DNAClassifier, default_backbone, pack_right
+from titans_seq.data.dna import CharTokenizer, KmerTokenizer, SequenceSet
+from titans_seq.data.dna_sources import list_dna_tasks, load_dna_task, read_sequence_csv
+from titans_seq.models import TitansConfig
+
+MAX_KMER = 6  # 4**6 = 4096 k-mer embeddings; larger k gives mostly unseen tokens on benchmark-sized data
+
+
+def make_tokenizer(kmer: int) -> CharTokenizer | KmerTokenizer:
+    """``kmer=1``: one token per base (:class:`CharTokenizer`); ``kmer>1``: overlapping k-mers (stride 1,
+    so reverse complements of ids are exact)."""
+    if isinstance(kmer, bool) or not isinstance(kmer, int | np.integer) or not 1 <= kmer <= MAX_KMER:
+        raise ValueError(f"kmer must be an integer in [1, {MAX_KMER}], got {kmer!r}")
+    return CharTokenizer() if kmer == 1 else KmerTokenizer(int(kmer))
+
+
+def stratified_split(sequences: SequenceSet, fraction: float, seed: int) -> tuple[SequenceSet, SequenceSet]:
+    """Split a labelled set into ``(train, valid)`` with class proportions kept, reproducibly.
+
+    Raises ``ValueError`` naming the class when a class is too small to appear on both sides.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_fraction must lie in (0, 1), got {fraction!r}")
+    labels = sequences.labels
+    if labels is None:
+        raise ValueError("cannot carve a validation split from unlabelled sequences")
+    classes, counts = np.unique(labels, return_counts=True)
+    n_valid = math.ceil(fraction * len(labels))
+    if counts.min() < 2 or n_valid < len(classes) or len(labels) - n_valid < len(classes):
+        rare = classes[np.argmin(counts)].item()
+        raise ValueError(
+            f"validation_fraction={fraction} cannot carve a stratified validation split from "
+            f"{len(labels)} sequences (class {rare!r} has {counts.min()}): pass validation data, change "
+            "validation_fraction, or set it to 0 to train without early stopping"
+        )
+    train_idx, valid_idx = train_test_split(
+        np.arange(len(labels)), test_size=n_valid, stratify=labels, random_state=seed
+    )
+    return sequences.take(np.sort(train_idx)), sequences.take(np.sort(valid_idx))
+
+
+class TokenizedSet(Dataset):
+    """Sequences tokenized once: ``ids [N, L_max]`` right-padded, ``lengths [N]``, ``labels [N]`` or None.
+
+    Items are row indices; :meth:`collate` cuts each batch to its longest row.
+    """
+
+    def __init__(self, ids: Tensor, lengths: Tensor, labels: Tensor | None) -> None:
+        self.ids, self.lengths, self.labels = ids, lengths, labels
+
+    @classmethod
+    def encode(
+        cls,
+        sequences: SequenceSet,
+        tokenizer: CharTokenizer | KmerTokenizer,
+        classes: np.ndarray | None = None,
+    ) -> TokenizedSet:
+        """Tokenize ``sequences``; labels become positions in ``classes`` (each label must be one of them)."""
+        batch = tokenizer.encode_batch(sequences.sequences, return_tensors="pt")
+        labels = None
+        if classes is not None and sequences.labels is not None:
+            unknown = np.setdiff1d(sequences.labels, classes)
+            if len(unknown):
+                raise ValueError(
+                    f"label {unknown[0].item()!r} is not among the training classes {classes.tolist()}"
+                )
+            labels = torch.from_numpy(np.searchsorted(classes, sequences.labels).astype(np.int64))
+        return cls(batch.input_ids, batch.attention_mask.sum(1), labels)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+    def collate(self, indices: list[int]) -> dict[str, Tensor]:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        lengths = self.lengths[idx]
+        width = int(lengths.max())
+        batch = {
+            "input_ids": self.ids[idx, :width],
+            "attention_mask": torch.arange(width) < lengths[:, None],
+        }
+        if self.labels is not None:
+            batch["labels"] = self.labels[idx]
+        return batch
+
+
+class DNADataModule(pl.LightningDataModule):
+    """Train/valid/test/predict loaders over DNA sequence sets.
+
+    Parameters
+    ----------
+    task : str, optional
+        A bundled task (:func:`~titans_seq.data.dna_sources.list_dna_tasks`, e.g. ``"gue_prom_core_all"``:
+        official train/valid/test splits), or a CSV/TSV file with columns ``sequence,label,split`` (split
+        values ``train``, ``valid``, ``test``; without a ``valid`` split one is carved from train). ``None``
+        when the sets are given with :meth:`from_sets`.
+    data_dir : str, optional
+        Folder holding the bundled tasks (default: the repository's ``datasets/``).
+    batch_size : int
+        Sequences per batch.
+    kmer : int
+        1: one token per base; k > 1: overlapping k-mers (see :func:`make_tokenizer`).
+    validation_fraction : float
+        Share of train carved out (stratified, seeded) when no validation split exists.
+    seed : int
+        Seed of the validation carve and of the training shuffle.
+    num_workers : int
+        DataLoader worker processes (batches are slices of pre-tokenized tensors: 0 is usually fastest).
+    """
+
+    def __init__(
+        self,
+        task: str | None = None,
+        data_dir: str | None = None,
+        batch_size: int = 64,
+        kmer: int = 1,
+        validation_fraction: float = 0.1,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.tokenizer = make_tokenizer(kmer)
+        self.task, self.data_dir, self.batch_size, self.kmer = task, data_dir, batch_size, kmer
+        self.validation_fraction, self.seed, self.num_workers = validation_fraction, seed, num_workers
+        self._sets: dict[str, SequenceSet | None] = {}
+        self._classes: np.ndarray | None = None
+        self._tokenized: dict[str, TokenizedSet] = {}
+
+    @classmethod
+    def from_sets(
+        cls,
+        train: SequenceSet | None = None,
+        valid: SequenceSet | None = None,
+        test: SequenceSet | None = None,
+        predict: SequenceSet | None = None,
+        *,
+        classes: np.ndarray | None = None,
+        **kwargs: Any,
+    ) -> DNADataModule:
+        """A data module over in-memory sets (``kwargs``: the ``__init__`` options but ``task``).
+
+        ``classes`` (sorted) fixes the label order; by default the sorted labels of ``train``.
+        """
+        module = cls(**kwargs)
+        module._sets = {"train": train, "valid": valid, "test": test, "predict": predict}
+        if classes is not None:
+            module._classes = np.asarray(classes)
+        return module
+
+    # ------------------------------------------------------------------------------------- sets
+    def _load(self, split: str) -> SequenceSet | None:
+        if split in self._sets:
+            return self._sets[split]
+        if self.task is None:
+            raise ValueError("DNADataModule needs a task (or sets given with DNADataModule.from_sets)")
+        if self.task in list_dna_tasks():
+            if split == "valid" and self.task.startswith("gue_"):
+                found = load_dna_task(self.task, "valid", data_dir=self.data_dir)
+            elif split == "valid":
+                found = None  # GenomicBenchmarks: no validation split, carved from train below
+            else:
+                found = load_dna_task(self.task, split, data_dir=self.data_dir)
+        else:
+            path = Path(self.task)
+            if not path.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")):
+                raise ValueError(
+                    f"task {self.task!r} is neither a bundled task ({', '.join(list_dna_tasks())}) nor a "
+                    ".csv/.tsv file with columns sequence,label,split"
+                )
+            try:
+                found = read_sequence_csv(path, split=split)
+            except ValueError:
+                if split != "valid":
+                    raise
+                found = None  # no valid rows: carved from train below
+        self._sets[split] = found
+        return found
+
+    def _train_valid(self) -> tuple[SequenceSet, SequenceSet | None]:
+        train = self._load("train")
+        if train is None:
+            raise ValueError("no training sequences given")
+        valid = self._load("valid")
+        if valid is None and self.validation_fraction:
+            train, valid = stratified_split(train, self.validation_fraction, self.seed)
+            self._sets["train"], self._sets["valid"] = train, valid
+        return train, valid
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Sorted class labels of the training data (what column ``j`` of the probabilities means)."""
+        if self._classes is None:
+            train = self._load("train")
+            if train is None or train.labels is None:
+                raise ValueError("the classes are unknown: no labelled training set")
+            self._classes = np.unique(train.labels)
+        return self._classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    # ------------------------------------------------------------------------------- lightning
+    def setup(self, stage: str) -> None:
+        stage = str(getattr(stage, "value", stage))  # Lightning passes a str-valued enum
+        if stage in ("fit", "validate"):
+            train, valid = self._train_valid()
+            self._tokenized["train"] = TokenizedSet.encode(train, self.tokenizer, self.classes)
+            if valid is not None:
+                self._tokenized["valid"] = TokenizedSet.encode(valid, self.tokenizer, self.classes)
+        if stage in ("test", "predict"):
+            found = self._load(stage)
+            if found is None:
+                raise ValueError(f"no {stage} sequences given")
+            labelled = stage == "test"
+            self._tokenized[stage] = TokenizedSet.encode(
+                found, self.tokenizer, self.classes if labelled else None
+            )
+
+    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        data = self._tokenized[split]
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(
+            data,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            collate_fn=data.collate,
+            num_workers=self.num_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        # No validation set (validation_fraction=0): Lightning skips validation on an empty list.
+        return self._loader("valid") if "valid" in self._tokenized else []
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict")
+
+
+class DNAClassifierSystem(pl.LightningModule):
+    """Cross-entropy training of a :class:`~titans_seq.adapters.dna.DNAClassifier`, with DNA options.
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes (the CLI links it from the data module).
+    backbone : TitansConfig or dict, optional
+        Backbone configuration (default :func:`~titans_seq.adapters.dna.default_backbone`).
+    pooling : {"mean", "max", "last", "cls"}
+        See :class:`~titans_seq.adapters.dna.DNAClassifier`.
+    strands : {"forward", "both"}
+        ``"both"``: a strand-invariant two-strand model (see the adapter).
+    kmer : int
+        Tokenizer of the data (1 = bases); sets the vocabulary and the complement table.
+    dropout : float
+        Dropout before the class head.
+    rc_augment : bool
+        Replace each training sequence by its reverse complement with probability 1/2.
+    rc_average : bool
+        At validation, test and prediction, average the class probabilities of each sequence and of its
+        reverse complement (exactly strand-invariant predictions).
+    learning_rate, weight_decay : float
+        AdamW settings.
+    warmup_steps : int
+        Linear learning-rate warm-up from 0, in optimizer steps; constant afterwards.
+
+    Logged metrics: ``train_loss``; ``val_loss``, ``val_acc``, ``val_mcc``; ``test_loss``, ``test_acc``,
+    ``test_mcc``. ``predict_step`` returns class probabilities ``[B, C]``.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 2,
+        backbone: TitansConfig | dict | None = None,
+        pooling: str = "mean",
+        strands: str = "forward",
+        kmer: int = 1,
+        dropout: float = 0.1,
+        rc_augment: bool = False,
+        rc_average: bool = False,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 100,
+    ) -> None:
+        super().__init__()
+        if backbone is None:
+            config = default_backbone()
+        elif isinstance(backbone, dict):
+            config = TitansConfig.from_dict(backbone)
+        elif isinstance(backbone, TitansConfig):
+            config = backbone
+        else:
+            raise TypeError(f"backbone must be a TitansConfig, a dict or None, got {type(backbone).__name__}")
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
+        # Checkpoints hold plain types only (loadable with torch.load(weights_only=True)).
+        self.save_hyperparameters(ignore=["backbone"])
+        self.hparams["backbone"] = config.to_dict()
+        tokenizer = make_tokenizer(kmer)
+        self.model = DNAClassifier(
+            config,
+            num_classes,
+            vocab_size=tokenizer.vocab_size,
+            complement=tokenizer.complement.tolist(),
+            pooling=pooling,
+            strands=strands,
+            dropout=dropout,
+        )
+        metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(num_classes, average="micro"),
+                "mcc": MulticlassMatthewsCorrCoef(num_classes),
+            }
+        )
+        self.val_metrics = metrics.clone(prefix="val_")
+        self.test_metrics = metrics.clone(prefix="test_")
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """Logits ``[B, C]`` of one strand, as given."""
+        return self.model(input_ids, attention_mask)
+
+    def probabilities(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Class probabilities ``[B, C]``, averaged over both strands when ``rc_average``.
+
+        The two strands go through two separate calls and are summed, so the result for a sequence and for
+        its reverse complement is bitwise identical.
+        """
+        probs = self.model(input_ids, attention_mask).softmax(-1)
+        if self.hparams.rc_average:
+            rc_ids, rc_mask = self.model.reverse_complement(input_ids, attention_mask)
+            probs = 0.5 * (probs + self.model(rc_ids, rc_mask).softmax(-1))
+        return probs
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        if self.hparams.rc_augment:
+            ids, mask, _ = pack_right(ids, mask)
+            rc_ids, _ = self.model.reverse_complement(ids, mask)
+            flip = torch.rand(ids.shape[0], device=ids.device) < 0.5
+            ids = torch.where(flip[:, None], rc_ids, ids)
+        loss = F.cross_entropy(self.model(ids, mask), batch["labels"])
+        self.log("train_loss", loss, prog_bar=True, batch_size=ids.shape[0])
+        return loss
+
+    def _evaluate(self, batch: dict[str, Tensor], metrics: MetricCollection, prefix: str) -> None:
+        probs = self.probabilities(batch["input_ids"], batch["attention_mask"])
+        labels = batch["labels"]
+        loss = F.nll_loss(probs.clamp_min(1e-12).log(), labels)
+        metrics.update(probs, labels)
+        size = labels.shape[0]
+        self.log(f"{prefix}loss", loss, prog_bar=True, batch_size=size)
+        self.log_dict(metrics, prog_bar=prefix == "val_", batch_size=size)
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, self.val_metrics, "val_")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, self.test_metrics, "test_")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        return self.probabilities(batch["input_ids"], batch["attention_mask"])
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        # Weight decay on the matrices of dense layers only: not on norm gains, biases, embeddings, the class
+        # token, nor the memory's initial weights (the starting point of test-time learning).
+        decay, keep = [], []
+        for name, param in self.model.named_parameters():
+            is_matrix = param.dim() >= 2 and "embedding" not in name and "memory_init" not in name
+            (decay if is_matrix else keep).append(param)
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": self.hparams.weight_decay},
+                {"params": keep, "weight_decay": 0.0},
+            ],
+            lr=self.hparams.learning_rate,
+        )
+        warmup = self.hparams.warmup_steps
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+__all__ = [
+    "DNAClassifierSystem",
+    "DNADataModule",
+    "TokenizedSet",
+    "make_tokenizer",
+    "stratified_split",
+]
