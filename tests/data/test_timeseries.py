@@ -20,6 +20,7 @@ from titans_seq.data import (
     to_long,
 )
 from titans_seq.data.benchmarks import DATA_ENV_VAR
+from titans_seq.data.timeseries import check_continuation, future_timestamps, iter_series, last_windows
 
 ETT_COLUMNS = ["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 
@@ -187,6 +188,43 @@ def test_window_dataset_from_long_frame_yields_windows_per_series():
     batch = next(iter(DataLoader(ds, batch_size=5)))
     assert batch["x"].shape == (5, 6, 1) and batch["x"].dtype == torch.float32
     assert batch["start"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_last_windows_take_the_newest_rows_of_each_series():
+    long = to_long(hourly_long({"a": 30, "b": 17}))
+    ids, values, last = last_windows(long, 5)
+    assert ids == ["a", "b"] and values.shape == (2, 5)
+    np.testing.assert_array_equal(values[0], np.arange(25.0, 30.0))
+    np.testing.assert_array_equal(values[1], 1000.0 + np.arange(12.0, 17.0))
+    assert last["b"] == pd.Timestamp("2020-01-01 03:00") + pd.Timedelta(hours=16)
+    assert [uid for uid, _, _ in iter_series(long)] == ["a", "b"]
+    with pytest.raises(ValueError, match=r"series 'b' has 17 rows but input_size=20 are needed"):
+        last_windows(long, 20)
+
+
+def test_future_timestamps_follow_each_frequency():
+    assert list(future_timestamps(pd.Timestamp("2020-01-31 23:45"), "15min", 2)) == [
+        pd.Timestamp("2020-02-01 00:00"),
+        pd.Timestamp("2020-02-01 00:15"),
+    ]
+    assert future_timestamps(pd.Timestamp("2020-01-31"), "D", 3)[-1] == pd.Timestamp("2020-02-03")
+
+
+def test_continuation_checks_name_unknown_series_and_gaps():
+    last = {"a": pd.Timestamp("2020-01-01 09:00")}
+    freqs = {"a": "h"}
+    good = pd.DataFrame(
+        {"unique_id": "a", "ds": pd.date_range("2020-01-01 10:00", periods=3, freq="h"), "y": 1.0}
+    )
+    check_continuation(to_long(good), last, freqs)
+    with pytest.raises(ValueError, match=r"unknown series id 'z'"):
+        check_continuation(to_long(good.assign(unique_id="z")), last, freqs)
+    with pytest.raises(ValueError, match=r"row 0 is 2020-01-01 11:00:00, expected 2020-01-01 10:00:00"):
+        check_continuation(to_long(good.iloc[1:]), last, freqs)
+    jump = good.copy()
+    jump.loc[2, "ds"] = pd.Timestamp("2020-01-01 15:00")  # a gap inside the new rows
+    with pytest.raises(ValueError, match=r"update: series 'a' .* row 2 is 2020-01-01 15:00:00"):
+        check_continuation(to_long(jump), last, freqs, what="update")
 
 
 # --- TSL splits and scaling ----------------------------------------------------------------------------

@@ -573,3 +573,97 @@ class WindowDataset(Dataset):
             "series": torch.tensor(s, dtype=torch.int64),
             "start": torch.tensor(start, dtype=torch.int64),
         }
+
+
+# --- per-series helpers for forecasting estimators --------------------------------------------------------
+
+
+def iter_series(long: pd.DataFrame) -> list[tuple[Hashable, pd.DatetimeIndex, np.ndarray]]:
+    """``[(unique_id, ds, y)]`` of a canonical long frame, in frame order; ``y`` is float64 ``[T_i]``."""
+    groups = long.groupby(ID_COL, sort=False)
+    return [
+        (uid, pd.DatetimeIndex(part[TIME_COL]), part[TARGET_COL].to_numpy(dtype=np.float64))
+        for uid, part in groups
+    ]
+
+
+def last_windows(
+    long: pd.DataFrame, input_size: int
+) -> tuple[list[Hashable], np.ndarray, dict[Hashable, pd.Timestamp]]:
+    """The last ``input_size`` values of every series of a canonical long frame.
+
+    Parameters
+    ----------
+    long : pandas.DataFrame
+        Canonical long frame (see :func:`to_long`).
+    input_size : int
+        Lookback L.
+
+    Returns
+    -------
+    ids : list
+        Series ids in frame order.
+    values : numpy.ndarray
+        float64 ``[S, L]``: row i holds the newest L values of series ``ids[i]``, oldest first.
+    last : dict
+        ``{unique_id: last ds}``, where each series' forecast starts from.
+
+    Raises
+    ------
+    ValueError
+        ``input_size < 1`` or a series with fewer than ``input_size`` rows (names it).
+    """
+    check_window_sizes(1, input_size)
+    ids, rows, last = [], [], {}
+    for uid, ds, y in iter_series(long):
+        if len(y) < input_size:
+            raise ValueError(f"series {uid!r} has {len(y)} rows but input_size={input_size} are needed")
+        ids.append(uid)
+        rows.append(y[-input_size:])
+        last[uid] = ds[-1]
+    return ids, np.stack(rows), last
+
+
+def future_timestamps(last: pd.Timestamp, freq: str, h: int) -> pd.DatetimeIndex:
+    """The ``h`` timestamps after ``last`` at frequency ``freq`` (a pandas offset alias)."""
+    offset = to_offset(freq)
+    return pd.date_range(last + offset, periods=h, freq=offset)
+
+
+def check_continuation(
+    long: pd.DataFrame,
+    last: dict[Hashable, pd.Timestamp],
+    freqs: dict[Hashable, str],
+    *,
+    what: str = "new observations",
+) -> None:
+    """Check that every series of ``long`` is known and continues right after its ``last`` timestamp.
+
+    Parameters
+    ----------
+    long : pandas.DataFrame
+        Canonical long frame of new rows.
+    last, freqs : dict
+        ``{unique_id: last timestamp seen}`` and ``{unique_id: frequency alias}`` of the known series.
+    what : str
+        How to call the rows in messages (``"new observations"``, ``"validation rows"``).
+
+    Raises
+    ------
+    ValueError
+        An unknown series id (names it and lists some known ones); a series whose first new timestamp is
+        not one step after its last one, or whose new timestamps are irregular (names both timestamps).
+    """
+    for uid, ds, _ in iter_series(long):
+        if uid not in last:
+            known = list(last)[:5]
+            raise ValueError(
+                f"{what}: unknown series id {uid!r}; the model knows {len(last)} series, e.g. {known}"
+            )
+        expected = future_timestamps(last[uid], freqs[uid], len(ds))
+        if not ds.equals(expected):
+            pos = int(np.argmax(ds.to_numpy() != expected.to_numpy()))
+            raise ValueError(
+                f"{what}: series {uid!r} must continue after {last[uid]} at frequency {freqs[uid]!r}; "
+                f"row {pos} is {ds[pos]}, expected {expected[pos]}"
+            )
