@@ -1,12 +1,13 @@
 # The two commands of the README: `make demo` (main job) and `make test` (the default test suite).
 # Both create the virtualenv and install what they need on first use.
 VENV ?= .venv
+BASELINES_VENV ?= .venv-baselines
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 # CPU build of PyTorch, pinned: an unpinned torch pulls a multi-GB CUDA build (GPU users: see README).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test bench lint clean
+.PHONY: demo demo-memory test bench bench-recall bench-forecast bench-dna lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,18 +20,42 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	touch $@
 
+# main job: train a Titans forecaster on bundled ETTh1, print test MSE/MAE beside published numbers,
+# write forecast.csv, forecast.png and the saved model under outputs/forecast_demo
 demo: $(VENV)/.installed
+	$(PY) recipes/forecast_demo.py
+
+# test-time memorisation: key/value pairs streamed into a neural memory, surprise and recall per pass
+demo-memory: $(VENV)/.installed
 	$(PY) recipes/memorize.py
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
+# long runs, kept out of the test suite (see README for their runtimes and results files)
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/memory_speed.py
+
+bench-recall: $(VENV)/.installed
+	$(PY) recipes/recall/needle.py --minutes 15 --output recipes/recall/results.md
+
+bench-dna: $(VENV)/.installed
+	$(PY) benchmarks/dna_gue.py --minutes 10
+
+# neuralforecast (PatchTST, DLinear baselines) lives in its own venv: it pulls in Ray
+$(BASELINES_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BASELINES_VENV)
+	$(BASELINES_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BASELINES_VENV)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BASELINES_VENV)/bin/python -m pip install --quiet -e ".[test,baselines]"
+	touch $@
+
+bench-forecast: $(BASELINES_VENV)/.installed
+	$(BASELINES_VENV)/bin/python benchmarks/forecast_table3.py --budget 300 --threads 2
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check titans_seq tests recipes benchmarks
 	$(VENV)/bin/ruff format --check titans_seq tests recipes benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis outputs
+	rm -rf $(VENV) $(BASELINES_VENV) .pytest_cache .ruff_cache .hypothesis outputs

@@ -128,6 +128,19 @@ def _peak_child(name: str, chunk: int, length: int, train: bool) -> None:
     print(json.dumps({"peak_mb": (peak - base) / 1024.0}))
 
 
+def profile_step(name: str, chunk: int, length: int, train: bool) -> None:
+    """Top ops of one step by self CPU time (after a warm-up step)."""
+    from torch.profiler import profile
+
+    torch.set_num_threads(2)
+    model = build(name, chunk)
+    x = torch.randn(BATCH, length, DIM)
+    run_once(model, x, train)
+    with profile() as prof:
+        run_once(model, x, train)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
 def matmul_gflops() -> float:
     """Measured float32 matmul rate of this machine (1024^3 torch.mm, 2 threads, median of 7)."""
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
@@ -166,7 +179,17 @@ def main() -> None:
     parser.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--output", type=Path, default=RESULTS / "memory_speed")
     parser.add_argument("--peak", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--profile",
+        nargs=4,
+        metavar=("MODEL", "C", "T", "MODE"),
+        help="print where one step's time goes (torch.profiler, top ops), e.g. ours 64 8192 infer",
+    )
     args = parser.parse_args()
+    if args.profile:
+        name, chunk, length, mode = args.profile
+        profile_step(name, int(chunk), int(length), mode == "train")
+        return
     if args.peak:
         name, chunk, length, train = args.peak
         _peak_child(name, int(chunk), int(length), bool(int(train)))
