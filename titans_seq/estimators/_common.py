@@ -1,4 +1,5 @@
-"""Pieces every estimator shares: a quiet Lightning Trainer, seeding, and the save/load directory format.
+"""Pieces every estimator shares: a quiet Lightning Trainer, a fit that keeps the best weights, seeding, and
+the save/load directory format.
 
 A saved model is a directory holding ``config.json`` (the estimator's parameters plus whatever the
 estimator needs to rebuild itself) and ``model.safetensors`` (the weights). Loading never unpickles.
@@ -13,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,78 @@ def _is_checkpoint(callback: object) -> bool:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     return isinstance(callback, ModelCheckpoint)
+
+
+@dataclass(frozen=True)
+class BestFit:
+    """What :func:`fit_keeping_best` did: completed epochs, optimizer steps, the best validation loss
+    (``None`` when no checkpoint was saved), whether the best weights were restored, and whether early
+    stopping fired."""
+
+    epochs: int
+    steps: int
+    best_val_loss: float | None
+    restored_best: bool
+    stopped_early: bool
+
+
+def fit_keeping_best(
+    module: torch.nn.Module,
+    datamodule: Any,
+    *,
+    max_epochs: int,
+    verbose: bool,
+    monitor: bool,
+    patience: int | None,
+    callbacks: list | None = None,
+    trainer_kwargs: dict[str, Any] | None = None,
+) -> BestFit:
+    """Fit a LightningModule under :func:`make_trainer`, keeping the weights of the best ``val_loss``.
+
+    With ``monitor``, a weights-only ``ModelCheckpoint`` of the best ``val_loss`` is written to a temporary
+    directory (removed afterwards) and reloaded after training; ``patience`` (not ``None``) adds
+    ``EarlyStopping`` on ``val_loss``. Without ``monitor``, or when training stops before the first
+    validation, the last weights stay. ``callbacks`` and ``trainer_kwargs["callbacks"]`` join the
+    checkpoint and early-stopping callbacks; the other ``trainer_kwargs`` override any Trainer setting.
+    The module is left in eval mode.
+    """
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    kwargs = dict(trainer_kwargs or {})
+    cbs = list(callbacks or []) + list(kwargs.pop("callbacks", None) or [])
+    with tempfile.TemporaryDirectory(prefix="titans_seq_fit_") as tmp:
+        checkpoint = early = None
+        if monitor:
+            checkpoint = ModelCheckpoint(
+                dirpath=tmp,
+                filename="best",
+                monitor="val_loss",
+                mode="min",
+                save_top_k=1,
+                save_weights_only=True,
+                enable_version_counter=False,
+            )
+            cbs.append(checkpoint)
+            if patience is not None:
+                early = EarlyStopping(monitor="val_loss", mode="min", patience=patience)
+                cbs.append(early)
+        trainer = make_trainer(
+            max_epochs=max_epochs, verbose=verbose, callbacks=cbs, trainer_kwargs=kwargs, default_root_dir=tmp
+        )
+        trainer.fit(module, datamodule=datamodule)
+        best_path = checkpoint.best_model_path if checkpoint is not None else ""
+        if best_path and os.path.exists(best_path):
+            state = torch.load(best_path, map_location="cpu", weights_only=True)
+            module.load_state_dict(state["state_dict"])
+        score = checkpoint.best_model_score if checkpoint is not None else None
+    module.eval()
+    return BestFit(
+        epochs=int(trainer.current_epoch),
+        steps=int(trainer.global_step),
+        best_val_loss=None if score is None else float(score),
+        restored_best=bool(best_path),
+        stopped_early=bool(early is not None and early.stopped_epoch > 0),
+    )
 
 
 def save_model_dir(path: str | os.PathLike, config: dict[str, Any], module: torch.nn.Module) -> Path:

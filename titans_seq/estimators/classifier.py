@@ -13,7 +13,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -28,7 +27,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from titans_seq.adapters.dna import POOLINGS, STRANDS
 from titans_seq.data.dna import SequenceSet, check_classification_data, validate_labels, validate_sequences
-from titans_seq.estimators._common import load_model_dir, make_trainer, quiet_lightning, save_model_dir
+from titans_seq.estimators._common import (
+    fit_keeping_best,
+    load_model_dir,
+    make_trainer,
+    quiet_lightning,
+    save_model_dir,
+)
 from titans_seq.models import TitansConfig
 from titans_seq.training.dna import MAX_KMER, DNAClassifierSystem, DNADataModule, stratified_split
 
@@ -85,40 +90,19 @@ def train_with_early_stopping(
     written unless ``trainer_kwargs`` asks for a logger. ``patience=None`` trains ``max_epochs`` (or until
     ``trainer_kwargs["max_time"]``) and keeps the last weights.
     """
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-
-    kwargs, extra = _split_callbacks(trainer_kwargs)
-    with tempfile.TemporaryDirectory(prefix="titans_seq_fit_") as tmp, _quiet(verbose):
-        checkpoint = None
-        callbacks = list(extra)
-        if patience is not None:
-            checkpoint = ModelCheckpoint(
-                dirpath=tmp,
-                filename="best",
-                monitor="val_loss",
-                mode="min",
-                save_top_k=1,
-                save_weights_only=True,
-                enable_version_counter=False,
-            )
-            callbacks += [EarlyStopping(monitor="val_loss", mode="min", patience=patience), checkpoint]
-        trainer = make_trainer(
+    with _quiet(verbose):
+        fit = fit_keeping_best(
+            system,
+            datamodule,
             max_epochs=max_epochs,
             verbose=verbose,
-            callbacks=callbacks,
-            trainer_kwargs={**FIT_DEFAULTS, **kwargs},
-            default_root_dir=tmp,
+            monitor=patience is not None,
+            patience=patience,
+            trainer_kwargs={**FIT_DEFAULTS, **(trainer_kwargs or {})},
         )
-        trainer.fit(system, datamodule=datamodule)
-        best = None
-        if checkpoint is not None and checkpoint.best_model_path:
-            # A time limit can stop training before the first validation: then the last weights stay.
-            state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
-            system.load_state_dict(state["state_dict"])
-            best = float(checkpoint.best_model_score)
     system.trainer = None  # drop the reference: the Trainer holds loaders, callbacks and the temp paths
-    system.cpu().eval()
-    return FitSummary(epochs=trainer.current_epoch, steps=trainer.global_step, best_val_loss=best)
+    system.cpu()
+    return FitSummary(epochs=fit.epochs, steps=fit.steps, best_val_loss=fit.best_val_loss)
 
 
 def predict_probabilities(

@@ -14,21 +14,19 @@ one helper that fits with early stopping and restores the best weights.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from titans_seq.adapters.forecasting import PatchTitansForecaster, build_config
 from titans_seq.data.benchmarks import BenchmarkSplits, load_benchmark_splits
-from titans_seq.estimators._common import make_trainer
+from titans_seq.estimators._common import fit_keeping_best
 
 Loss = Literal["mse", "mae"]
 
@@ -364,48 +362,28 @@ def fit_restoring_best(
         ``callbacks`` are added to the early-stopping and checkpoint callbacks, not substituted for them.
     """
     has_val = datamodule.has_validation
-    overrides = dict(trainer_kwargs or {})
-    # callbacks given through trainer_kwargs join ours (early stopping and the checkpoint must stay)
-    user_callbacks = list(overrides.pop("callbacks", None) or [])
-    with tempfile.TemporaryDirectory(prefix="titans_seq_fit_") as tmp:
-        extra: list[Callback] = list(callbacks or []) + user_callbacks
-        checkpoint = early = None
-        settings: dict[str, Any] = {"max_steps": max_steps, "num_sanity_val_steps": 0}
-        if has_val:
-            checkpoint = ModelCheckpoint(
-                dirpath=tmp,
-                filename="best",
-                monitor="val_loss",
-                mode="min",
-                save_top_k=1,
-                save_weights_only=True,
-            )
-            extra.append(checkpoint)
-            if patience:
-                early = EarlyStopping(monitor="val_loss", mode="min", patience=patience)
-                extra.append(early)
-            settings |= {
-                "val_check_interval": min(val_check_interval, max_steps),
-                "check_val_every_n_epoch": None,
-            }
-        else:
-            settings["limit_val_batches"] = 0
-        settings |= overrides
-        trainer = make_trainer(
-            max_epochs=-1, verbose=verbose, callbacks=extra, trainer_kwargs=settings, default_root_dir=tmp
-        )
-        trainer.fit(module, datamodule=datamodule)
-        best_path = checkpoint.best_model_path if checkpoint is not None else ""
-        if best_path and os.path.exists(best_path):
-            state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
-            module.load_state_dict(state)
-        best = checkpoint.best_model_score if checkpoint is not None else None
-        summary = FitSummary(
-            steps=int(trainer.global_step),
-            epochs=int(trainer.current_epoch),
-            best_val_loss=math.nan if best is None else float(best),
-            restored_best=bool(best_path),
-            stopped_early=bool(early is not None and early.stopped_epoch > 0),
-        )
-    module.eval()
-    return summary
+    settings: dict[str, Any] = {"max_steps": max_steps, "num_sanity_val_steps": 0}
+    if has_val:
+        settings |= {
+            "val_check_interval": min(val_check_interval, max_steps),
+            "check_val_every_n_epoch": None,
+        }
+    else:
+        settings["limit_val_batches"] = 0
+    fit = fit_keeping_best(
+        module,
+        datamodule,
+        max_epochs=-1,
+        verbose=verbose,
+        monitor=has_val,
+        patience=patience or None,
+        callbacks=callbacks,
+        trainer_kwargs=settings | dict(trainer_kwargs or {}),
+    )
+    return FitSummary(
+        steps=fit.steps,
+        epochs=fit.epochs,
+        best_val_loss=math.nan if fit.best_val_loss is None else fit.best_val_loss,
+        restored_best=fit.restored_best,
+        stopped_early=fit.stopped_early,
+    )
