@@ -33,10 +33,10 @@ import io
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -99,8 +99,6 @@ def run_once(model: nn.Module, x: torch.Tensor, train: bool) -> float:
 
 def skip_reason(name: str, chunk: int, length: int) -> str | None:
     """Configurations we do not run, with why (reported in the table, never silently dropped)."""
-    if name == "tp-faithful" and length > 8192:
-        return "needs > 24 GB (about 15 GB already at 8192 tokens, C=16)"
     if name == "attention" and chunk != 16:
         return "no chunk size (shown in the C=16 rows)"
     if name == "attention" and length > 8192:
@@ -115,17 +113,53 @@ def peak_memory_mb(name: str, chunk: int, length: int, train: bool) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
 
 
+def _current_rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def _peak_child(name: str, chunk: int, length: int, train: bool) -> None:
+    """Sample the resident set every millisecond during one step; print its peak above the start.
+
+    (``ru_maxrss`` cannot be used: Linux carries it across fork and exec, so a child of a large parent
+    starts with the parent's high-water mark.)
+    """
     torch.set_num_threads(2)
     model = build(name, chunk)
     x = torch.randn(BATCH, length, DIM)
     if name == "ours-compiled":  # compile outside the measured window
         run_once(model, x[:, : min(length, 4 * chunk)], train)
         model.zero_grad(set_to_none=True)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _current_rss_mb()
+    peak, done = [base], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _current_rss_mb())
+            time.sleep(0.001)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     run_once(model, x, train)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mb": (peak - base) / 1024.0}))
+    done.set()
+    sampler.join()
+    print(json.dumps({"peak_mb": max(peak[0], _current_rss_mb()) - base}))
+
+
+def fill_peaks(output: Path) -> None:
+    """Measure peak memory at 8192 tokens for the rows of an existing results CSV and rewrite the table."""
+    with output.with_suffix(".csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["peak_mb"] = ""
+        if row["length"] == "8192" and not row["skipped"]:
+            train = row["mode"] == "train"
+            row["peak_mb"] = round(peak_memory_mb(row["model"], int(row["chunk"]), 8192, train))
+            print(json.dumps(row), flush=True)
+    header = output.with_suffix(".md").read_text().split("\n")
+    command = next(line for line in header if line.startswith("- command:"))
+    rate = float(next(line for line in header if "matmul rate" in line).split(": ")[1].split()[0])
+    write_results(rows, rate, output, command + " (peak memory filled by --fill-peaks)")
 
 
 def profile_step(name: str, chunk: int, length: int, train: bool) -> None:
@@ -180,6 +214,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS / "memory_speed")
     parser.add_argument("--peak", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument(
+        "--fill-peaks", action="store_true", help="only (re)measure peak memory for an existing results table"
+    )
+    parser.add_argument(
         "--profile",
         nargs=4,
         metavar=("MODEL", "C", "T", "MODE"),
@@ -189,6 +226,9 @@ def main() -> None:
     if args.profile:
         name, chunk, length, mode = args.profile
         profile_step(name, int(chunk), int(length), mode == "train")
+        return
+    if args.fill_peaks:
+        fill_peaks(args.output)
         return
     if args.peak:
         name, chunk, length, train = args.peak
@@ -232,10 +272,12 @@ def main() -> None:
                         row["peak_mb"] = round(peak_memory_mb(n, chunk, length, train))
                     rows.append(row)
                     print(json.dumps(row), flush=True)
-    write_results(rows, rate, args)
+    write_results(
+        rows, rate, args.output, f"- command: `python benchmarks/memory_speed.py {' '.join(sys.argv[1:])}`"
+    )
 
 
-def write_results(rows: list[dict], rate: float, args: argparse.Namespace) -> None:
+def write_results(rows: list[dict], rate: float, output: Path, command: str) -> None:
     fields = ["model", "chunk", "length", "mode", "tokens_per_s", "vs_tp_default", "gflops", "peak_mb"]
     fields.append("skipped")
     table = io.StringIO()
@@ -244,7 +286,7 @@ def write_results(rows: list[dict], rate: float, args: argparse.Namespace) -> No
     writer.writerows(rows)
     header = (
         f"# Neural memory speed (benchmarks/memory_speed.py)\n\n"
-        f"- command: `python benchmarks/memory_speed.py {' '.join(sys.argv[1:])}`\n"
+        f"{command}\n"
         f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
         f"{torch.__version__}, 2 threads, float32, batch {BATCH}, width {DIM}, {HEADS} heads of {DIM_HEAD}\n"
         f"- measured float32 matmul rate (1024^3 mm): {rate:.1f} GFLOP/s\n"
@@ -253,7 +295,7 @@ def write_results(rows: list[dict], rate: float, args: argparse.Namespace) -> No
     )
     md = [header, "| model | C | T | mode | tokens/s | x tp-default | GFLOP/s | peak MB |", "|" + "---|" * 8]
     for r in rows:
-        if "skipped" in r:
+        if r.get("skipped"):
             where = f"| {r['model']} | {r['chunk']} | {r['length']} | {r['mode']} |"
             md.append(f"{where} skipped: {r['skipped']} ||||")
         else:
@@ -261,13 +303,13 @@ def write_results(rows: list[dict], rate: float, args: argparse.Namespace) -> No
                 f"| {r['model']} | {r['chunk']} | {r['length']} | {r['mode']} | {r['tokens_per_s']} | "
                 f"{r['vs_tp_default']} | {r['gflops']} | {r.get('peak_mb', '')} |"
             )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
     for suffix, text in ((".csv", table.getvalue()), (".md", "\n".join(md) + "\n")):
-        target = args.output.with_suffix(suffix)
+        target = output.with_suffix(suffix)
         tmp = target.with_suffix(suffix + ".tmp")
         tmp.write_text(text)
         os.replace(tmp, target)  # atomic: a crash never leaves a half-written table
-    print(f"wrote {args.output.with_suffix('.md')}")
+    print(f"wrote {output.with_suffix('.md')}")
 
 
 if __name__ == "__main__":
