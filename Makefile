@@ -40,7 +40,7 @@ bench-recall: $(VENV)/.installed
 	$(PY) recipes/recall/needle.py --minutes 15 --output recipes/recall/results.md
 
 bench-dna: $(VENV)/.installed
-	$(PY) benchmarks/dna_gue.py --minutes 10
+	$(PY) benchmarks/dna_gue.py --minutes 3
 
 # neuralforecast (PatchTST, DLinear baselines) lives in its own venv: it pulls in Ray
 $(BASELINES_VENV)/.installed: pyproject.toml
@@ -51,7 +51,7 @@ $(BASELINES_VENV)/.installed: pyproject.toml
 	touch $@
 
 bench-forecast: $(BASELINES_VENV)/.installed
-	$(BASELINES_VENV)/bin/python benchmarks/forecast_table3.py --budget 300 --threads 2
+	$(BASELINES_VENV)/bin/python benchmarks/forecast_table3.py --budget 100 --threads 1
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check titans_seq tests recipes benchmarks

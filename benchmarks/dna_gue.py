@@ -5,10 +5,11 @@ accuracy and MCC (x100, as GUE tables do) on the official test split, with param
 
 Models, all trained in this script on the same splits:
 
-- ``titans``   TitansSequenceClassifier: character tokens -> LMM backbone (the paper's DNA setting; by
-               default 2 blocks of width 64 with a linear memory, the fastest on CPU: ``--memory-depth 2``
-               for the deep memory) -> mean pooling -> linear head; AdamW, early stopping on validation
-               loss, no pretraining.
+- ``titans``   TitansSequenceClassifier: overlapping 6-mer tokens (``--kmer 1`` for bases) -> LMM backbone
+               (the paper's DNA setting; by default 2 blocks of width 64 with a linear memory, the fastest
+               on CPU: ``--memory-depth 2`` for the deep memory) -> max pooling -> linear head; AdamW,
+               early stopping on validation loss, no pretraining. On gue_mouse_tf_3 with 1 minute of
+               training, 6-mers + max pooling gave MCC 76.5 against 67.7 for bases + mean pooling.
 - ``cnn``      a small 1-D CNN (3 convolutions of width 9, 64 channels, global max pooling) through the same
                Lightning system, data module, optimizer, early stopping and time budget.
 - ``kmer_lr``  k-mer counts (k = 1..6, l2-normalised) + logistic regression (scikit-learn), C chosen on valid.
@@ -26,7 +27,7 @@ small ops ~100x slower through oversubscription). Neural models get ``--minutes`
 Usage::
 
     python benchmarks/dna_gue.py --tasks gue_mouse_tf_3 --minutes 1          # smoke run, ~2-3 minutes
-    python benchmarks/dna_gue.py --minutes 10                                  # all 11 tasks
+    python benchmarks/dna_gue.py --minutes 3                                   # all 11 tasks, ~80 min
 
 Writes ``benchmarks/results/dna_gue.{md,csv}`` atomically after every task (a partial run keeps its rows).
 """
@@ -310,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--memory-depth", type=int, default=1, help="1 = linear memory (fastest on CPU)")
     parser.add_argument("--chunk-size", type=int, default=16)
-    parser.add_argument("--pooling", default="mean", choices=("mean", "max", "last", "cls"))
+    parser.add_argument("--pooling", default="max", choices=("mean", "max", "last", "cls"))
     parser.add_argument(
-        "--kmer", type=int, default=1, help="Titans tokens: 1 = bases, k = overlapping k-mers"
+        "--kmer", type=int, default=6, help="Titans tokens: 1 = bases, k = overlapping k-mers"
     )
     parser.add_argument(
         "--rc",
