@@ -338,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     reference_path = args.reference or next((p for p in REFERENCE_CANDIDATES if p.is_file()), None)
     reference = read_reference(reference_path)
+    if reference_path is not None and reference_path.resolve().is_relative_to(ROOT):
+        reference_path = reference_path.resolve().relative_to(ROOT)  # no machine-specific paths in results
     header = (
         f"Command: `python benchmarks/dna_gue.py {' '.join(argv if argv is not None else sys.argv[1:])}`  \n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} on {args.threads} "
