@@ -345,10 +345,14 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_tables(runs: list[dict[str, Any]], args: argparse.Namespace) -> pd.DataFrame:
-    names = [REFERENCE_NAMES.get(d.lower(), benchmark_spec(d).name) for d in args.datasets]
+    results = results_frame(runs)
+    # the requested datasets, plus any with finished runs (a sweep split across processes shares one table)
+    display = lambda d: REFERENCE_NAMES.get(d.lower(), benchmark_spec(d).name)  # noqa: E731
+    wanted = {display(d) for d in args.datasets} | set(results.dataset if len(results) else ())
+    names = [n for n in dict.fromkeys(display(d) for d in (*DATASETS, *args.datasets)) if n in wanted]
     refs = references()
     refs = refs[refs.dataset.isin(names) & refs.horizon.isin([str(h) for h in HORIZONS] + ["Avg"])]
-    table = pd.concat([results_frame(runs), refs], ignore_index=True)
+    table = pd.concat([results, refs], ignore_index=True)
     table["dataset"] = pd.Categorical(table.dataset, categories=names, ordered=True)
     table = table.sort_values(["dataset"], kind="stable")
     table["dataset"] = table.dataset.astype(str)
