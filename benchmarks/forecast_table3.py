@@ -19,7 +19,7 @@ neuralforecast is not a titans_seq dependency; run this script from the baseline
     python3 -m venv .venv-baselines
     .venv-baselines/bin/pip install torch==2.13.0
     .venv-baselines/bin/pip install -e '.[test,baselines]'
-    .venv-baselines/bin/python benchmarks/forecast_table3.py --budget 100 --threads 1   # make bench-forecast, ~2 h
+    .venv-baselines/bin/python benchmarks/forecast_table3.py --budget 100 --threads 1  # bench-forecast
 
 Without neuralforecast the script runs our model only and says so. ``--smoke`` runs a tiny configuration
 (ETTh1, horizon 96, 10 CPU seconds per model) into a temporary folder.
