@@ -105,7 +105,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def recipe_for(dataset: str, recipes: Path) -> dict[str, Any]:
     path = recipes / f"{benchmark_spec(dataset).name.lower()}.yaml"
     recipe = yaml.safe_load(path.read_text())
-    return {"path": str(path), "model": recipe["model"]["init_args"], "data": recipe["data"]["init_args"]}
+    resolved = path.resolve()
+    # relative to the repository when inside it: the path is part of a run's cache key, so it must not
+    # depend on where the repository was cloned
+    shown = resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else resolved
+    return {"path": str(shown), "model": recipe["model"]["init_args"], "data": recipe["data"]["init_args"]}
 
 
 def run_titans(dataset: str, h: int, args: argparse.Namespace) -> dict[str, Any]:
