@@ -56,13 +56,9 @@ def write_bed(path: Path, rows: list[tuple]) -> Path:
 # ---------------------------------------------------------------------------------- predict
 
 
-def test_predict_writes_one_row_per_region(genome, model_dir: Path, tmp_path: Path, capsys) -> None:
-    fasta, records = genome
-    rows = [("chrA", 10, 60, "r1", 0, "+"), ("chrA", 100, 141, "r2", 0, "-"), ("chrB", 0, 120, "r3", 0, "+")]
-    bed = write_bed(tmp_path / "regions.bed", rows)
-    out = tmp_path / "out" / "preds.tsv"
-    out.parent.mkdir()
-    argv = [
+def predict_argv(model_dir, fasta, bed, out) -> list[str]:
+    """``titans-seq dna predict`` arguments for one FASTA + BED."""
+    return [
         "predict",
         "--model",
         str(model_dir),
@@ -73,6 +69,15 @@ def test_predict_writes_one_row_per_region(genome, model_dir: Path, tmp_path: Pa
         "--output",
         str(out),
     ]
+
+
+def test_predict_writes_one_row_per_region(genome, model_dir: Path, tmp_path: Path, capsys) -> None:
+    fasta, records = genome
+    rows = [("chrA", 10, 60, "r1", 0, "+"), ("chrA", 100, 141, "r2", 0, "-"), ("chrB", 0, 120, "r3", 0, "+")]
+    bed = write_bed(tmp_path / "regions.bed", rows)
+    out = tmp_path / "out" / "preds.tsv"
+    out.parent.mkdir()
+    argv = predict_argv(model_dir, fasta, bed, out)
     assert dna_cli.main([*argv, "--index-dir", str(tmp_path / "index"), "--quiet"]) == 0
     assert "wrote 3 predictions" in capsys.readouterr().err
     table = pd.read_csv(out, sep="\t")
@@ -113,17 +118,7 @@ def test_predict_rejects_bad_regions_before_predicting(
     fasta, _ = genome
     bed = write_bed(tmp_path / "regions.bed", rows)
     out = tmp_path / "preds.tsv"
-    argv = [
-        "predict",
-        "--model",
-        str(model_dir),
-        "--fasta",
-        str(fasta),
-        "--bed",
-        str(bed),
-        "--output",
-        str(out),
-    ]
+    argv = predict_argv(model_dir, fasta, bed, out)
     assert dna_cli.main([*argv, "--index-dir", str(tmp_path / "index")]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
