@@ -195,6 +195,10 @@ def predict_main(argv: list[str]) -> int:
         gathered: list[Any] = [None] * torch.distributed.get_world_size()
         torch.distributed.all_gather_object(gathered, records)
         records = [r for part in gathered for r in part]
+        # Lightning leaves the process group up; tearing it down here, once every rank is past the gather,
+        # keeps gloo's threads from being destroyed mid-flight at interpreter exit (which aborts the process)
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     failures = [r for r in records if r["status"] == "failed"]
     if trainer.is_global_zero:
         _report(records, failures, trainer.world_size)
