@@ -287,9 +287,12 @@ class CpuTimeBudget(Callback):
     """Stop training once this process has used ``seconds`` of CPU time (all threads) since training began.
 
     CPU time rather than wall time, so that runs on a shared machine compare fairly: another busy process
-    slows the wall clock but not the work done. Checked after every training batch; :attr:`used` holds the
-    CPU seconds spent, :attr:`steps` the optimizer steps taken and :attr:`exhausted` whether the budget
-    stopped training.
+    slows the wall clock but not the work done. Validation counts: checked after every training batch,
+    training stops as soon as the CPU time used *plus what the last validation cost* reaches the budget, so
+    a validation that starts near the end cannot run past it (on a large validation set one pass can cost
+    a sizeable share of a small budget). :attr:`used` holds the CPU seconds spent, :attr:`steps` the
+    optimizer steps taken, :attr:`validation_cost` the CPU seconds of the last validation and
+    :attr:`exhausted` whether the budget stopped training.
     """
 
     def __init__(self, seconds: float) -> None:
@@ -299,16 +302,25 @@ class CpuTimeBudget(Callback):
         self.start: float | None = None
         self.used = 0.0
         self.steps = 0
+        self.validation_cost = 0.0
         self.exhausted = False
+        self._validation_start: float | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.start = time.process_time()
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         self.used = time.process_time() - (self.start or 0.0)
-        if self.used >= self.seconds:
+        if self.used + self.validation_cost >= self.seconds:
             self.exhausted = True
             trainer.should_stop = True
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._validation_start = time.process_time()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking and self._validation_start is not None:
+            self.validation_cost = time.process_time() - self._validation_start
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # ``used`` reports the whole training time, the validation that may follow the last batch included
