@@ -17,19 +17,36 @@ CONFIG = TitansConfig(
 )
 
 
-def _model(pooling: str = "mean", strands: str = "forward", tok=None, dtype=torch.float64) -> DNAClassifier:
+# (stem_kernel, stem_layers, stem_stride): none; one convolution at full resolution; one and two pooled by 2
+# and by 3 (lengths 10, 3, 17, 5 leave partial last groups)
+STEMS = [(0, 1, 1), (3, 1, 1), (3, 1, 2), (4, 2, 3)]
+STEM_ID = "stem{0[0]}x{0[1]}s{0[2]}".format
+
+
+def _model(
+    pooling: str = "mean", strands: str = "forward", tok=None, dtype=torch.float64, stem=(0, 1, 1)
+) -> DNAClassifier:
     tok = tok or CharTokenizer()
     torch.manual_seed(0)
     model = DNAClassifier(
-        CONFIG, 3, vocab_size=tok.vocab_size, complement=tok.complement, pooling=pooling, strands=strands
+        CONFIG,
+        3,
+        vocab_size=tok.vocab_size,
+        complement=tok.complement,
+        pooling=pooling,
+        strands=strands,
+        stem_kernel=stem[0],
+        stem_layers=stem[1],
+        stem_stride=stem[2],
     )
     return model.to(dtype).eval()
 
 
+@pytest.mark.parametrize("stem", STEMS, ids=STEM_ID)
 @pytest.mark.parametrize("pooling", POOLINGS)
 @pytest.mark.parametrize("side", ["right", "left"])
-def test_padding_never_changes_a_sequences_logits(pooling: str, side: str) -> None:
-    tok, model = CharTokenizer(), _model(pooling)
+def test_padding_never_changes_a_sequences_logits(pooling: str, side: str, stem: tuple[int, ...]) -> None:
+    tok, model = CharTokenizer(), _model(pooling, stem=stem)
     batch = tok(SEQS, padding_side=side, return_tensors="pt")
     with torch.no_grad():
         together = model(batch.input_ids, batch.attention_mask)
@@ -75,17 +92,40 @@ def test_reverse_complement_of_ids_equals_tokenizing_the_reverse_strand(tok, sid
     assert torch.equal(again.masked_fill(~rc_mask, 0), tok(seqs, return_tensors="pt").input_ids)
 
 
+@pytest.mark.parametrize("stem", [STEMS[0], STEMS[-1]], ids=STEM_ID)
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_both_strands_gives_exactly_strand_invariant_logits(pooling: str) -> None:
+def test_both_strands_gives_exactly_strand_invariant_logits(pooling: str, stem: tuple[int, ...]) -> None:
     tok = CharTokenizer()
-    model = _model(pooling, strands="both", dtype=torch.float32)
+    model = _model(pooling, strands="both", dtype=torch.float32, stem=stem)
     forward = tok(SEQS, return_tensors="pt")
     reverse = tok([reverse_complement(s) for s in SEQS], return_tensors="pt")
     with torch.no_grad():
         a = model(forward.input_ids, forward.attention_mask)
         b = model(reverse.input_ids, reverse.attention_mask)
     assert torch.equal(a, b)  # bitwise, not approximately
-    assert not torch.allclose(_model(pooling)(forward.input_ids, forward.attention_mask).float(), a)
+    single = _model(pooling, stem=stem)(forward.input_ids, forward.attention_mask).float()
+    assert not torch.allclose(single, a)
+
+
+@pytest.mark.parametrize("stem", STEMS[1:], ids=STEM_ID)
+def test_the_stem_is_causal_convolutions_pooled_over_groups_of_real_positions(stem) -> None:
+    kernel, _, stride = stem
+    tok, model = CharTokenizer(), _model(stem=stem)
+    seen = []
+    model.backbone.register_forward_hook(lambda module, args, output: seen.append(args[0]))
+    batch = tok(SEQS, return_tensors="pt")
+    with torch.no_grad():
+        model(batch.input_ids, batch.attention_mask)
+        for row, seq in enumerate(SEQS):
+            h = model.embedding(tok([seq], return_tensors="pt").input_ids)[0]  # [L, D]
+            for conv in model.stem:
+                padded = torch.cat([h.new_zeros(kernel - 1, h.shape[1]), h])
+                windows = padded.unfold(0, kernel, 1)  # [L, D, kernel]: positions t-kernel+1 .. t
+                h = torch.nn.functional.gelu(torch.einsum("ldk,edk->le", windows, conv.weight) + conv.bias)
+            groups = [h[g : g + stride].amax(0) for g in range(0, len(seq), stride)]
+            expected = torch.stack(groups)
+            torch.testing.assert_close(seen[0][row, : len(groups)], expected, rtol=1e-10, atol=1e-12)
+    assert seen[0].shape[1] == -(-max(map(len, SEQS)) // stride)
 
 
 @pytest.mark.parametrize(
@@ -97,6 +137,10 @@ def test_both_strands_gives_exactly_strand_invariant_logits(pooling: str) -> Non
         ({"complement": [0, 1, 2, 3, 4, 5, 6, 6]}, "complement must be an involution"),
         ({"complement": [0, 1, 2]}, "complement must hold 8 token ids"),
         ({"dropout": 1.0}, "dropout must lie in [0, 1), got 1.0"),
+        ({"stem_kernel": -1}, "stem_kernel must be an integer >= 0, got -1"),
+        ({"stem_kernel": 3, "stem_stride": 0}, "stem_stride must be an integer >= 1, got 0"),
+        ({"stem_kernel": 3, "stem_layers": 0}, "stem_layers must be an integer >= 1, got 0"),
+        ({"stem_stride": 2}, "stem_stride=2 needs a convolutional stem (stem_kernel > 0)"),
     ],
 )
 def test_bad_arguments_are_named(kwargs: dict, message: str) -> None:

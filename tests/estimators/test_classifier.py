@@ -87,7 +87,8 @@ def test_init_stores_parameters_verbatim_and_clone_copies_them() -> None:
     params = clf.get_params()
     assert all(params[k] is v for k, v in kwargs.items())
     assert sorted(params) == sorted(
-        "backbone pooling strands kmer rc_augment rc_average learning_rate batch_size max_epochs patience "
+        "backbone pooling strands kmer stem_kernel stem_layers stem_stride rc_augment rc_average "
+        "learning_rate batch_size max_epochs patience "
         "validation_fraction random_state verbose trainer_kwargs".split()
     )
     copy = clone(clf)
@@ -172,14 +173,27 @@ def test_rc_average_makes_predictions_invariant_to_the_strand(fitted: TitansSequ
     assert not np.array_equal(fitted.predict_proba(X_TEST), fitted.predict_proba(reverse))
 
 
-def test_rc_options_kmers_and_class_token_train_end_to_end() -> None:
+def test_rc_options_kmers_stem_and_class_token_train_end_to_end(tmp_path: Path) -> None:
     clf = TitansSequenceClassifier(
-        **{**FAST, "max_epochs": 2}, kmer=3, pooling="cls", strands="both", rc_augment=True, rc_average=True
+        **{**FAST, "max_epochs": 2},
+        kmer=3,
+        stem_kernel=5,
+        stem_layers=2,
+        stem_stride=2,
+        pooling="cls",
+        strands="both",
+        rc_augment=True,
+        rc_average=True,
     )
     clf.fit(X_TRAIN, Y_TRAIN, validation_data=(X_TEST[:40], Y_TEST[:40]))
     reverse = [reverse_complement(s) for s in X_TEST]
     np.testing.assert_array_equal(clf.predict_proba(X_TEST), clf.predict_proba(reverse))
     assert clf.model_.hparams["kmer"] == 3 and clf.model_.model.embedding.num_embeddings == 3 + 4**3
+    assert [conv.kernel_size for conv in clf.model_.model.stem] == [(5,), (5,)]
+    assert clf.model_.model.stem_stride == 2
+    loaded = TitansSequenceClassifier.load(clf.save(tmp_path / "model"))
+    assert (loaded.stem_kernel, loaded.stem_layers, loaded.stem_stride) == (5, 2, 2)
+    np.testing.assert_array_equal(loaded.predict_proba(X_TEST), clf.predict_proba(X_TEST))
 
 
 def test_without_validation_trains_max_epochs_and_accepts_column_input() -> None:
@@ -227,6 +241,10 @@ def test_bad_data_raises_before_training(X, y, message: str, monkeypatch: pytest
         ({"pooling": "sum"}, "pooling must be one of ['mean', 'max', 'last', 'cls'], got 'sum'"),
         ({"strands": "minus"}, "strands must be one of ['forward', 'both'], got 'minus'"),
         ({"kmer": 7}, "kmer must be an integer in [1, 6], got 7"),
+        ({"stem_kernel": -2}, "stem_kernel must be an integer >= 0, got -2"),
+        ({"stem_kernel": 9, "stem_stride": 0}, "stem_stride must be an integer >= 1, got 0"),
+        ({"stem_kernel": 9, "stem_layers": 0}, "stem_layers must be an integer >= 1, got 0"),
+        ({"stem_stride": 4}, "stem_stride=4 needs a convolutional stem (stem_kernel > 0)"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
         ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0, got -1.0"),
         ({"validation_fraction": 1.0}, "validation_fraction must lie in [0, 1), got 1.0"),

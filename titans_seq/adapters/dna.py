@@ -14,6 +14,14 @@ only back, so the output at position ``t`` never depends on later positions. Thi
   last real token, the only one that has seen the whole sequence; ``"cls"`` appends a learned class token
   *after* the last real token and reads it (a class token in front, as in BERT, would see nothing in a
   causal model).
+- **A convolutional stem** (``stem_kernel > 0``) can sit between the embedding and the backbone:
+  ``stem_layers`` causal convolutions over ``stem_kernel`` tokens each (a learned motif scanner, left-padded
+  so a position sees only itself and the tokens before it) and, with ``stem_stride > 1``, a max over
+  non-overlapping groups of that many positions. The backbone then reads one token per group:
+  ``stem_stride`` times fewer tokens for the memory to mix, each already describing a local motif (the
+  convolution-then-sequence-model layout of Basenji/Enformer-style genomics models). Groups made only of
+  padding become padding; a group that holds the last real base takes the maximum over its real positions
+  only.
 - **Both strands** (``strands="both"``) runs the same backbone on the sequence and on its reverse
   complement and averages the pooled features: the score is then exactly invariant to the strand, and the
   reverse strand read left to right is the forward strand read right to left, so every base also gets
@@ -100,6 +108,14 @@ class DNAClassifier(nn.Module):
         strand-invariant logits, twice the compute).
     dropout : float
         Dropout on the pooled features, before the head.
+    stem_kernel : int
+        Width of the causal convolutions of the stem, in tokens; 0 (default): no stem, tokens are embedded
+        straight into the backbone.
+    stem_layers : int
+        Number of stacked stem convolutions (each followed by a GELU).
+    stem_stride : int
+        Max-pool the stem's output over groups of this many positions (1 = keep the resolution). Needs
+        ``stem_kernel > 0``.
 
     Examples
     --------
@@ -121,6 +137,9 @@ class DNAClassifier(nn.Module):
         pooling: str = "mean",
         strands: str = "forward",
         dropout: float = 0.0,
+        stem_kernel: int = 0,
+        stem_layers: int = 1,
+        stem_stride: int = 1,
     ) -> None:
         super().__init__()
         if not isinstance(backbone, TitansConfig):
@@ -133,6 +152,16 @@ class DNAClassifier(nn.Module):
             raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
         if strands not in STRANDS:
             raise ValueError(f"strands must be one of {list(STRANDS)}, got {strands!r}")
+        stem = (
+            ("stem_kernel", stem_kernel, 0),
+            ("stem_layers", stem_layers, 1),
+            ("stem_stride", stem_stride, 1),
+        )
+        for name, value, low in stem:
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if stem_stride > 1 and stem_kernel == 0:
+            raise ValueError(f"stem_stride={stem_stride} needs a convolutional stem (stem_kernel > 0)")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         if complement is not None:
@@ -148,6 +177,14 @@ class DNAClassifier(nn.Module):
             raise ValueError("strands='both' needs the complement table of the tokenizer (complement=...)")
         self.pooling, self.strands, self.num_classes = pooling, strands, num_classes
         self.embedding = nn.Embedding(vocab_size, backbone.dim)
+        self.stem_stride = stem_stride
+        # Left padding is applied in _stem (causal); no padding inside the convolution.
+        dim = backbone.dim
+        self.stem = (
+            nn.ModuleList(nn.Conv1d(dim, dim, stem_kernel) for _ in range(stem_layers))
+            if stem_kernel
+            else None
+        )
         self.backbone = TitansBackbone(backbone)
         # Appended after the last real token (causal model: see the module docstring).
         self.cls = nn.Parameter(torch.randn(backbone.dim) * 0.02) if pooling == "cls" else None
@@ -213,6 +250,8 @@ class DNAClassifier(nn.Module):
     def _encode(self, ids: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
         """Right-packed ids ``[B, L]`` -> pooled ``[B, dim]``."""
         x = self.embedding(ids)  # [B, L, D]
+        if self.stem is not None:
+            x, mask, lengths = self._stem(x, mask, lengths)  # [B, L', D], L' = ceil(L / stride)
         rows = torch.arange(ids.shape[0], device=ids.device)
         if self.pooling == "cls":
             x = torch.cat([x, x.new_zeros(x.shape[0], 1, x.shape[2])], dim=1)  # [B, L + 1, D]
@@ -226,6 +265,27 @@ class DNAClassifier(nn.Module):
         if self.pooling == "last":
             return y[rows, lengths - 1]
         return y[rows, lengths]  # the class token
+
+    def _stem(self, x: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Causal convolutions + GELU, then a max over groups of ``stem_stride`` real positions.
+
+        ``x [B, L, D]``, right-packed ``mask [B, L]`` and ``lengths [B]`` -> the same three for the
+        ``ceil(L / stride)`` grouped positions.
+        """
+        h = x.transpose(1, 2)  # [B, D, L]
+        for conv in self.stem:
+            h = nn.functional.gelu(conv(nn.functional.pad(h, (conv.kernel_size[0] - 1, 0))))
+        h, stride = h.transpose(1, 2), self.stem_stride  # [B, L, D]
+        if stride == 1:
+            return h, mask, lengths
+        batch, length, dim = h.shape
+        groups = -(-length // stride)
+        h = h.masked_fill(~mask[:, :, None], float("-inf"))
+        h = nn.functional.pad(h, (0, 0, 0, groups * stride - length), value=float("-inf"))
+        h = h.view(batch, groups, stride, dim).amax(2)
+        lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
+        mask = torch.arange(groups, device=h.device) < lengths[:, None]
+        return h.masked_fill(~mask[:, :, None], 0.0), mask, lengths
 
 
 __all__ = ["POOLINGS", "STRANDS", "DNAClassifier", "default_backbone", "pack_right"]

@@ -146,6 +146,14 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         ``"both"``: a two-strand model with shared weights, strand-invariant by construction (2x compute).
     kmer : int
         1: one token per base; ``k`` in 2..6: overlapping k-mers (DNABERT style).
+    stem_kernel : int
+        Width of a causal convolutional stem between the embedding and the backbone (a learned motif
+        scanner); 0 (default): none.
+    stem_layers : int
+        Number of stacked stem convolutions.
+    stem_stride : int
+        Max-pool the stem's output over groups of this many positions, so the backbone reads that many times
+        fewer tokens (needs ``stem_kernel > 0``); 1: keep the resolution.
     rc_augment : bool
         In training, replace each sequence by its reverse complement with probability 1/2.
     rc_average : bool
@@ -197,6 +205,9 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         pooling: str = "mean",
         strands: str = "forward",
         kmer: int = 1,
+        stem_kernel: int = 0,
+        stem_layers: int = 1,
+        stem_stride: int = 1,
         rc_augment: bool = False,
         rc_average: bool = False,
         learning_rate: float = 1e-3,
@@ -213,6 +224,9 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         self.pooling = pooling
         self.strands = strands
         self.kmer = kmer
+        self.stem_kernel = stem_kernel
+        self.stem_layers = stem_layers
+        self.stem_stride = stem_stride
         self.rc_augment = rc_augment
         self.rc_average = rc_average
         self.learning_rate = learning_rate
@@ -279,6 +293,9 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
                 pooling=self.pooling,
                 strands=self.strands,
                 kmer=int(self.kmer),
+                stem_kernel=int(self.stem_kernel),
+                stem_layers=int(self.stem_layers),
+                stem_stride=int(self.stem_stride),
                 rc_augment=self.rc_augment,
                 rc_average=self.rc_average,
                 learning_rate=self.learning_rate,
@@ -378,6 +395,9 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
             pooling=hp["pooling"],
             strands=hp["strands"],
             kmer=hp["kmer"],
+            stem_kernel=hp.get("stem_kernel", 0),
+            stem_layers=hp.get("stem_layers", 1),
+            stem_stride=hp.get("stem_stride", 1),
             rc_augment=hp["rc_augment"],
             rc_average=hp["rc_average"],
             learning_rate=hp["learning_rate"],
@@ -414,6 +434,11 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
         integer("kmer", 1, MAX_KMER)
+        integer("stem_kernel", 0)
+        integer("stem_layers", 1)
+        integer("stem_stride", 1)
+        if self.stem_stride > 1 and self.stem_kernel == 0:
+            raise ValueError(f"stem_stride={self.stem_stride} needs a convolutional stem (stem_kernel > 0)")
         integer("batch_size", 1)
         integer("max_epochs", 1)
         integer("patience", 0)

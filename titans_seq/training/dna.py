@@ -293,6 +293,9 @@ class DNAClassifierSystem(pl.LightningModule):
         Tokenizer of the data (1 = bases); sets the vocabulary and the complement table.
     dropout : float
         Dropout before the class head.
+    stem_kernel, stem_layers, stem_stride : int
+        Optional causal convolutional stem: kernel width (0: no stem), number of convolutions and max-pool
+        stride (see the adapter).
     rc_augment : bool
         Replace each training sequence by its reverse complement with probability 1/2.
     rc_average : bool
@@ -315,6 +318,9 @@ class DNAClassifierSystem(pl.LightningModule):
         strands: str = "forward",
         kmer: int = 1,
         dropout: float = 0.1,
+        stem_kernel: int = 0,
+        stem_layers: int = 1,
+        stem_stride: int = 1,
         rc_augment: bool = False,
         rc_average: bool = False,
         learning_rate: float = 1e-3,
@@ -346,6 +352,9 @@ class DNAClassifierSystem(pl.LightningModule):
             pooling=pooling,
             strands=strands,
             dropout=dropout,
+            stem_kernel=stem_kernel,
+            stem_layers=stem_layers,
+            stem_stride=stem_stride,
         )
         metrics = MetricCollection(
             {
