@@ -87,7 +87,7 @@ def test_init_stores_parameters_verbatim_and_clone_copies_them() -> None:
     params = clf.get_params()
     assert all(params[k] is v for k, v in kwargs.items())
     assert sorted(params) == sorted(
-        "backbone pooling strands kmer stem_kernel stem_layers stem_stride rc_augment rc_average "
+        "backbone pooling strands kmer stem_kernel stem_layers stem_stride dropout rc_augment rc_average "
         "learning_rate batch_size max_epochs patience "
         "validation_fraction random_state verbose trainer_kwargs".split()
     )
@@ -180,6 +180,7 @@ def test_rc_options_kmers_stem_and_class_token_train_end_to_end(tmp_path: Path) 
         stem_kernel=5,
         stem_layers=2,
         stem_stride=2,
+        dropout=0.25,
         pooling="cls",
         strands="both",
         rc_augment=True,
@@ -192,7 +193,8 @@ def test_rc_options_kmers_stem_and_class_token_train_end_to_end(tmp_path: Path) 
     assert [conv.kernel_size for conv in clf.model_.model.stem] == [(5,), (5,)]
     assert clf.model_.model.stem_stride == 2
     loaded = TitansSequenceClassifier.load(clf.save(tmp_path / "model"))
-    assert (loaded.stem_kernel, loaded.stem_layers, loaded.stem_stride) == (5, 2, 2)
+    assert (loaded.stem_kernel, loaded.stem_layers, loaded.stem_stride, loaded.dropout) == (5, 2, 2, 0.25)
+    assert clf.model_.model.dropout.p == 0.25
     np.testing.assert_array_equal(loaded.predict_proba(X_TEST), clf.predict_proba(X_TEST))
 
 
@@ -242,6 +244,7 @@ def test_bad_data_raises_before_training(X, y, message: str, monkeypatch: pytest
         ({"strands": "minus"}, "strands must be one of ['forward', 'both'], got 'minus'"),
         ({"kmer": 7}, "kmer must be an integer in [1, 6], got 7"),
         ({"stem_kernel": -2}, "stem_kernel must be an integer >= 0, got -2"),
+        ({"dropout": 1.0}, "dropout must lie in [0, 1), got 1.0"),
         ({"stem_kernel": 9, "stem_stride": 0}, "stem_stride must be an integer >= 1, got 0"),
         ({"stem_kernel": 9, "stem_layers": 0}, "stem_layers must be an integer >= 1, got 0"),
         ({"stem_stride": 4}, "stem_stride=4 needs a convolutional stem (stem_kernel > 0)"),

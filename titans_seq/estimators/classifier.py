@@ -141,19 +141,24 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         The sequence model; default :func:`~titans_seq.adapters.dna.default_backbone` (memory only, the
         paper's setting for DNA).
     pooling : {"mean", "max", "last", "cls"}
-        How per-token outputs become one vector per sequence (padding is always ignored).
+        How per-token outputs become one vector per sequence (padding is always ignored); ``"max"`` keeps
+        the strongest response wherever a motif sits.
     strands : {"forward", "both"}
         ``"both"``: a two-strand model with shared weights, strand-invariant by construction (2x compute).
     kmer : int
         1: one token per base; ``k`` in 2..6: overlapping k-mers (DNABERT style).
     stem_kernel : int
-        Width of a causal convolutional stem between the embedding and the backbone (a learned motif
-        scanner); 0 (default): none.
+        Width of the causal convolutions of a stem between the embedding and the backbone (a learned motif
+        scanner); 0 (default): no stem, tokens go straight into the backbone.
     stem_layers : int
         Number of stacked stem convolutions.
     stem_stride : int
         Max-pool the stem's output over groups of this many positions, so the backbone reads that many times
-        fewer tokens (needs ``stem_kernel > 0``); 1: keep the resolution.
+        fewer tokens (needs ``stem_kernel > 0``); 1: keep the resolution. The GUE benchmark (README) uses
+        ``stem_kernel=9, stem_layers=3, stem_stride=4, pooling="max"``, which beat 6-mer tokens without a
+        stem on 10 of its 11 tasks; on a few hundred sequences, try ``stem_layers=1``.
+    dropout : float
+        Dropout on the pooled features, before the class head.
     rc_augment : bool
         In training, replace each sequence by its reverse complement with probability 1/2.
     rc_average : bool
@@ -208,6 +213,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         stem_kernel: int = 0,
         stem_layers: int = 1,
         stem_stride: int = 1,
+        dropout: float = 0.1,
         rc_augment: bool = False,
         rc_average: bool = False,
         learning_rate: float = 1e-3,
@@ -227,6 +233,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         self.stem_kernel = stem_kernel
         self.stem_layers = stem_layers
         self.stem_stride = stem_stride
+        self.dropout = dropout
         self.rc_augment = rc_augment
         self.rc_average = rc_average
         self.learning_rate = learning_rate
@@ -296,6 +303,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
                 stem_kernel=int(self.stem_kernel),
                 stem_layers=int(self.stem_layers),
                 stem_stride=int(self.stem_stride),
+                dropout=float(self.dropout),
                 rc_augment=self.rc_augment,
                 rc_average=self.rc_average,
                 learning_rate=self.learning_rate,
@@ -398,6 +406,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
             stem_kernel=hp.get("stem_kernel", 0),
             stem_layers=hp.get("stem_layers", 1),
             stem_stride=hp.get("stem_stride", 1),
+            dropout=hp.get("dropout", 0.1),
             rc_augment=hp["rc_augment"],
             rc_average=hp["rc_average"],
             learning_rate=hp["learning_rate"],
@@ -448,6 +457,9 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < np.inf:
             raise ValueError(f"learning_rate must be a finite number > 0, got {lr!r}")
+        drop = self.dropout
+        if isinstance(drop, bool) or not isinstance(drop, int | float) or not 0 <= drop < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {drop!r}")
         fraction = self.validation_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction < 1:
             raise ValueError(f"validation_fraction must lie in [0, 1), got {fraction!r}")

@@ -294,8 +294,8 @@ class DNAClassifierSystem(pl.LightningModule):
     dropout : float
         Dropout before the class head.
     stem_kernel, stem_layers, stem_stride : int
-        Optional causal convolutional stem: kernel width (0: no stem), number of convolutions and max-pool
-        stride (see the adapter).
+        The causal convolutional stem: kernel width (0: no stem), number of convolutions and max-pool
+        stride (see the adapter); by default none.
     rc_augment : bool
         Replace each training sequence by its reverse complement with probability 1/2.
     rc_average : bool
