@@ -288,11 +288,12 @@ class CpuTimeBudget(Callback):
 
     CPU time rather than wall time, so that runs on a shared machine compare fairly: another busy process
     slows the wall clock but not the work done. Validation counts: checked after every training batch,
-    training stops as soon as the CPU time used *plus what the last validation cost* reaches the budget, so
-    a validation that starts near the end cannot run past it (on a large validation set one pass can cost
-    a sizeable share of a small budget). :attr:`used` holds the CPU seconds spent, :attr:`steps` the
-    optimizer steps taken, :attr:`validation_cost` the CPU seconds of the last validation and
-    :attr:`exhausted` whether the budget stopped training.
+    training stops as soon as the CPU time used *plus what the last validation cost* reaches the budget,
+    which leaves room for the validation Lightning runs when training stops (on a large validation set one
+    pass can cost a sizeable share of a small budget). A run can still exceed the budget by about one
+    validation when the stop comes right after a scheduled one. :attr:`used` holds the CPU seconds spent,
+    :attr:`steps` the optimizer steps taken, :attr:`validation_cost` the CPU seconds of the last validation
+    and :attr:`exhausted` whether the budget stopped training.
     """
 
     def __init__(self, seconds: float) -> None:
