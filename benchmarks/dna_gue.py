@@ -7,13 +7,13 @@ Models, all trained in this script on the same splits:
 
 - ``titans``   TitansSequenceClassifier: one token per base -> a causal convolutional stem (3 convolutions
                of width 9, then a max over groups of 4 positions) -> LMM backbone (the paper's DNA setting;
-               by default 2 blocks of width 64 with a linear memory, the fastest on CPU: ``--memory-depth 2``
-               for the deep memory) -> max pooling -> linear head; AdamW, early stopping on validation loss,
-               no pretraining. Probes at 3 minutes, 1 thread (MCC x100): on gue_human_tf_0, 6-mer tokens
-               without a stem 62.1, bases + one stem convolution with stride 2/4/8 63.9/64.3/64.5, 6-mers +
-               one convolution 63.9, bases + three convolutions 65.6; on gue_mouse_tf_3 and gue_mouse_tf_2
-               the stem moved 73.2 -> 78.1 and 77.8 -> 83.0. ``--stem-kernel 0 --kmer 6`` gives the
-               stem-less 6-mer model.
+               ``--variant mag|mac|mal`` adds attention; by default 2 blocks of width 64 with a linear
+               memory, the fastest on CPU: ``--memory-depth 2`` for the deep memory) -> max pooling ->
+               linear head; AdamW, early stopping on validation loss, no pretraining. Probes at 3 minutes,
+               1 thread (MCC x100): on gue_human_tf_0, 6-mer tokens without a stem 62.1, bases + one stem
+               convolution with stride 2/4/8 63.9/64.3/64.5, 6-mers + one convolution 63.9, bases + three
+               convolutions 65.6; on gue_mouse_tf_3 and gue_mouse_tf_2 the stem moved 73.2 -> 78.1 and
+               77.8 -> 83.0. ``--stem-kernel 0 --kmer 6`` gives the stem-less 6-mer model.
 - ``cnn``      a small 1-D CNN (3 convolutions of width 9, 64 channels, global max pooling) through the same
                Lightning system, data module, optimizer, early stopping and time budget.
 - ``kmer_lr``  k-mer counts (k = 1..6, l2-normalised) + logistic regression (scikit-learn), C chosen on valid.
@@ -184,7 +184,7 @@ def run_task(task: str, args: argparse.Namespace, reference: dict) -> list[dict]
         notes, epochs = ("RC aug+avg" if rc and model_name != "kmer_lr" else ""), ""
         if model_name == "titans":
             backbone = TitansConfig(
-                variant="lmm",
+                variant=args.variant,
                 dim=args.dim,
                 depth=args.blocks,
                 ffn_expansion=2.0,
@@ -298,7 +298,7 @@ def _numbers(row: dict) -> dict:
 
 def markdown(rows: list[dict], args: argparse.Namespace, header: str) -> str:
     lines = [
-        "# GUE: Titans (LMM, no pretraining) vs in-house baselines",
+        "# GUE: Titans (no pretraining) vs in-house baselines",
         "",
         header,
         "",
@@ -347,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--patience", type=int, default=5, help="validation checks without improvement")
+    parser.add_argument(
+        "--variant",
+        default="lmm",
+        choices=("lmm", "mag", "mac", "mal"),
+        help="Titans block (lmm: the paper's DNA setting)",
+    )
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--blocks", type=int, default=2)
     parser.add_argument("--heads", type=int, default=4)
@@ -396,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `python benchmarks/dna_gue.py {' '.join(argv if argv is not None else sys.argv[1:])}`  \n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} on {args.threads} "
         f"thread(s), load average at start {os.getloadavg()[0]:.1f}; {args.minutes} min per neural model.  \n"
-        f"Titans: LMM, dim {args.dim}, {args.blocks} blocks, memory depth {args.memory_depth}, "
+        f"Titans: {args.variant.upper()}, dim {args.dim}, {args.blocks} blocks, "
+        f"memory depth {args.memory_depth}, "
         f"{args.heads} heads, chunk {args.chunk_size}, {args.pooling} pooling, {args.kmer}-mer tokens"
         + (
             f", conv stem {args.stem_layers} x width {args.stem_kernel}, stride {args.stem_stride}"
