@@ -34,6 +34,7 @@ from a ``complement`` table given by the caller (``CharTokenizer().complement``)
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -57,6 +58,21 @@ def default_backbone() -> TitansConfig:
         ffn_expansion=2.0,
         memory=MemoryConfig(heads=4, chunk_size=16, depth=2),
     )
+
+
+def check_stem(stem_kernel: int, stem_layers: int, stem_stride: int) -> None:
+    """Raise ``ValueError`` naming the stem setting that is not allowed (integers, kernel >= 0, layers and
+    stride >= 1, a stride only with a stem)."""
+    settings = (
+        ("stem_kernel", stem_kernel, 0),
+        ("stem_layers", stem_layers, 1),
+        ("stem_stride", stem_stride, 1),
+    )
+    for name, value, low in settings:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if stem_stride > 1 and stem_kernel == 0:
+        raise ValueError(f"stem_stride={stem_stride} needs a convolutional stem (stem_kernel > 0)")
 
 
 def pack_right(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -152,16 +168,7 @@ class DNAClassifier(nn.Module):
             raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
         if strands not in STRANDS:
             raise ValueError(f"strands must be one of {list(STRANDS)}, got {strands!r}")
-        stem = (
-            ("stem_kernel", stem_kernel, 0),
-            ("stem_layers", stem_layers, 1),
-            ("stem_stride", stem_stride, 1),
-        )
-        for name, value, low in stem:
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if stem_stride > 1 and stem_kernel == 0:
-            raise ValueError(f"stem_stride={stem_stride} needs a convolutional stem (stem_kernel > 0)")
+        check_stem(stem_kernel, stem_layers, stem_stride)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         if complement is not None:
@@ -288,4 +295,4 @@ class DNAClassifier(nn.Module):
         return h.masked_fill(~mask[:, :, None], 0.0), mask, lengths
 
 
-__all__ = ["POOLINGS", "STRANDS", "DNAClassifier", "default_backbone", "pack_right"]
+__all__ = ["POOLINGS", "STRANDS", "DNAClassifier", "check_stem", "default_backbone", "pack_right"]

@@ -25,7 +25,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from titans_seq.adapters.dna import POOLINGS, STRANDS
+from titans_seq.adapters.dna import POOLINGS, STRANDS, check_stem
 from titans_seq.data.dna import SequenceSet, check_classification_data, validate_labels, validate_sequences
 from titans_seq.estimators._common import (
     fit_keeping_best,
@@ -443,11 +443,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
         integer("kmer", 1, MAX_KMER)
-        integer("stem_kernel", 0)
-        integer("stem_layers", 1)
-        integer("stem_stride", 1)
-        if self.stem_stride > 1 and self.stem_kernel == 0:
-            raise ValueError(f"stem_stride={self.stem_stride} needs a convolutional stem (stem_kernel > 0)")
+        check_stem(self.stem_kernel, self.stem_layers, self.stem_stride)
         integer("batch_size", 1)
         integer("max_epochs", 1)
         integer("patience", 0)
