@@ -194,36 +194,19 @@ def test_from_model_keeps_the_weights_and_hyperparameters():
     assert rebuilt.model.config == model.config
 
 
-def test_cpu_time_budget_counts_the_last_validation_so_the_next_one_cannot_overrun(monkeypatch) -> None:
-    from types import SimpleNamespace
+def test_benchmark_val_every_keeps_every_kth_validation_window_and_the_whole_test_split() -> None:
+    from titans_seq.training.forecasting import BenchmarkDataModule
 
-    from titans_seq.training import forecasting
-
-    clock = [0.0]
-    monkeypatch.setattr(forecasting.time, "process_time", lambda: clock[0])
-    budget = forecasting.CpuTimeBudget(100.0)
-    trainer = SimpleNamespace(should_stop=False, sanity_checking=True, global_step=0)
-    budget.on_validation_start(trainer, None)  # the sanity check does not count
-    clock[0] = 50.0
-    budget.on_validation_end(trainer, None)
-    assert budget.validation_cost == 0.0
-    trainer.sanity_checking = False
-    budget.on_train_start(trainer, None)  # CPU time counts from here: 50
-    clock[0] = 110.0
-    budget.on_train_batch_end(trainer)
-    assert not trainer.should_stop and budget.used == 60.0
-    budget.on_validation_start(trainer, None)
-    clock[0] = 125.0  # a validation of 15 CPU s
-    budget.on_validation_end(trainer, None)
-    assert budget.validation_cost == 15.0
-    clock[0] = 134.0  # 84 used + 15 for the next validation < 100: go on
-    budget.on_train_batch_end(trainer)
-    assert not trainer.should_stop and not budget.exhausted
-    clock[0] = 135.0  # 85 + 15 reaches the budget: stop before a validation could overrun it
-    budget.on_train_batch_end(trainer)
-    assert trainer.should_stop and budget.exhausted
-    trainer.global_step = 7
-    budget.on_train_end(trainer, None)
-    assert (budget.used, budget.steps) == (85.0, 7)
-    with pytest.raises(ValueError, match="seconds must be > 0, got 0"):
-        forecasting.CpuTimeBudget(0)
+    full = BenchmarkDataModule("ETTh1", h=24, input_size=96)
+    strided = BenchmarkDataModule("ETTh1", h=24, input_size=96, val_every=8)
+    full.setup("fit"), strided.setup("fit")
+    n = len(full.val)
+    assert n == 2880 - 24 + 1  # the TSL validation rows, starting 96 early, every window
+    assert len(strided.val) == -(-n // 8)
+    for i in (0, 1, len(strided.val) - 1):
+        for key in ("x", "y"):
+            assert torch.equal(strided.val[i][key], full.val[8 * i][key])
+    assert len(strided.test) == len(full.test) and len(strided.train) == len(full.train)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="val_every must be an integer >= 1"):
+            BenchmarkDataModule("ETTh1", val_every=bad)

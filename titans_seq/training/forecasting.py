@@ -14,7 +14,6 @@ one helper that fits with early stopping and restores the best weights.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -22,7 +21,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from titans_seq.adapters.forecasting import PatchTitansForecaster, build_config
 from titans_seq.data.benchmarks import BenchmarkSplits, load_benchmark_splits
@@ -253,6 +252,11 @@ class BenchmarkDataModule(WindowDataModule):
         As in :class:`WindowDataModule`.
     data_dir : str or None
         Where Electricity/Traffic (not bundled) live; see :func:`titans_seq.data.load_benchmark`.
+    val_every : int
+        Validate (early stopping, best checkpoint) on every ``val_every``-th validation window only
+        (1 = all). Neighbouring windows overlap in all but one row, so a stride keeps the signal while
+        cutting the cost of each validation, which on the minute and Weather data is a large share of a
+        small training budget. The test split always uses every window.
     """
 
     def __init__(
@@ -264,11 +268,15 @@ class BenchmarkDataModule(WindowDataModule):
         eval_batch_size: int | None = 256,
         num_workers: int = 0,
         data_dir: str | None = None,
+        val_every: int = 1,
     ) -> None:
+        if isinstance(val_every, bool) or not isinstance(val_every, int) or val_every < 1:
+            raise ValueError(f"val_every must be an integer >= 1, got {val_every!r}")
         super().__init__(
             None, batch_size=batch_size, eval_batch_size=eval_batch_size, num_workers=num_workers
         )
         self.name, self.h, self.input_size, self.data_dir = name, h, input_size, data_dir
+        self.val_every = val_every
         self.splits: BenchmarkSplits | None = None
 
     @property
@@ -279,54 +287,9 @@ class BenchmarkDataModule(WindowDataModule):
         if self.splits is None:
             self.splits = load_benchmark_splits(self.name, self.input_size, self.data_dir)
             self.train = self.splits.windows("train", self.h)
-            self.val = self.splits.windows("val", self.h)
+            val = self.splits.windows("val", self.h)
+            self.val = val if self.val_every == 1 else Subset(val, range(0, len(val), self.val_every))
             self.test = self.splits.windows("test", self.h)
-
-
-class CpuTimeBudget(Callback):
-    """Stop training once this process has used ``seconds`` of CPU time (all threads) since training began.
-
-    CPU time rather than wall time, so that runs on a shared machine compare fairly: another busy process
-    slows the wall clock but not the work done. Validation counts: checked after every training batch,
-    training stops as soon as the CPU time used *plus what the last validation cost* reaches the budget,
-    which leaves room for the validation Lightning runs when training stops (on a large validation set one
-    pass can cost a sizeable share of a small budget). A run can still exceed the budget by about one
-    validation when the stop comes right after a scheduled one. :attr:`used` holds the CPU seconds spent,
-    :attr:`steps` the optimizer steps taken, :attr:`validation_cost` the CPU seconds of the last validation
-    and :attr:`exhausted` whether the budget stopped training.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        if not seconds > 0:
-            raise ValueError(f"seconds must be > 0, got {seconds!r}")
-        self.seconds = float(seconds)
-        self.start: float | None = None
-        self.used = 0.0
-        self.steps = 0
-        self.validation_cost = 0.0
-        self.exhausted = False
-        self._validation_start: float | None = None
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.start = time.process_time()
-
-    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        self.used = time.process_time() - (self.start or 0.0)
-        if self.used + self.validation_cost >= self.seconds:
-            self.exhausted = True
-            trainer.should_stop = True
-
-    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._validation_start = time.process_time()
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.sanity_checking and self._validation_start is not None:
-            self.validation_cost = time.process_time() - self._validation_start
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # ``used`` reports the whole training time, the validation that may follow the last batch included
-        self.used = time.process_time() - (self.start or 0.0)
-        self.steps = int(trainer.global_step)
 
 
 @dataclass(frozen=True)
@@ -369,7 +332,7 @@ def fit_restoring_best(
     verbose : bool
         Progress bar and model summary.
     callbacks : list or None
-        Extra callbacks (e.g. :class:`CpuTimeBudget`).
+        Extra callbacks (e.g. :class:`~titans_seq.training.budget.CpuTimeBudget`).
     trainer_kwargs : dict or None
         Override any Trainer setting (``accelerator``, ``devices``, ``val_check_interval``, ...); its
         ``callbacks`` are added to the early-stopping and checkpoint callbacks, not substituted for them.
