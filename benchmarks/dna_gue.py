@@ -26,12 +26,18 @@ Reverse-complement augmentation and averaging (``--rc``) are on for the TF-bindi
 binding sites are strand-symmetric, promoters are oriented relative to the transcription start.
 
 The machine is shared: torch runs on ``--threads`` threads (1 by default: on 2 busy cores, 2 threads made
-small ops ~100x slower through oversubscription). Neural models get ``--minutes`` of training each.
+small ops ~100x slower through oversubscription). Neural models get ``--minutes`` of CPU time (process time,
+validation included; :class:`~titans_seq.training.budget.CpuTimeBudget`) per task and seed, so another busy
+process slows a run down without changing what it learns. Test sets are small (239 to 5,920 sequences) and
+one training seed can move the MCC by several points on the mouse tasks: ``--seeds N`` trains every neural
+model N times (seeds ``--seed`` to ``--seed + N - 1``) and reports the mean, standard deviation and each
+seed's MCC; k-mer + logistic regression is deterministic and fitted once.
 
 Usage::
 
     python benchmarks/dna_gue.py --tasks gue_mouse_tf_3 --minutes 1          # smoke run, ~2-3 minutes
     python benchmarks/dna_gue.py --minutes 3                                   # all 11 tasks, ~80 min
+    python benchmarks/dna_gue.py --tasks gue_mouse_tf_2,gue_mouse_tf_3 --seeds 5   # seed spread
 
 Writes ``benchmarks/results/dna_gue.{md,csv}`` atomically after every task (a partial run keeps its rows).
 ``--merge`` keeps the rows of the existing CSV that this run does not produce (other tasks or models), under
@@ -70,6 +76,7 @@ from titans_seq.estimators.classifier import (
     train_with_early_stopping,
 )
 from titans_seq.models import MemoryConfig, TitansConfig
+from titans_seq.training.budget import CpuTimeBudget
 from titans_seq.training.dna import DNAClassifierSystem, DNADataModule, make_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,10 +96,13 @@ FIELDS = [
     "task",
     "model",
     "params",
-    "train_s",
+    "train_cpu_s",
     "epochs",
+    "seeds",
     "test_acc",
     "test_mcc",
+    "mcc_sd",
+    "mcc_per_seed",
     "dnabert2_mcc",
     "dnabert2_lindsey_mcc",
     "cnn_lindsey_mcc",
@@ -169,87 +179,114 @@ def fit_kmer_lr(train, valid, seed: int) -> tuple[object, int, str]:
 
 
 def training_limits(n_train: int, batch_size: int, minutes: float) -> dict:
-    """A time budget, and validation often enough that early stopping works within it."""
+    """A CPU-time budget (a fresh callback per fit), and validation often enough that early stopping works
+    within it."""
     batches = -(-n_train // batch_size)
-    return {"max_time": {"seconds": int(minutes * 60)}, "val_check_interval": min(batches, 200)}
+    return {"callbacks": [CpuTimeBudget(minutes * 60)], "val_check_interval": min(batches, 200)}
+
+
+def fit_neural(model_name: str, sets: tuple, args: argparse.Namespace, seed: int, rc: bool) -> dict:
+    """Train one neural model with one seed; its test predictions, parameter count, epochs and CPU time."""
+    train, valid, test = sets
+    limits = training_limits(len(train), args.batch_size, args.minutes)
+    budget = limits["callbacks"][0]
+    if model_name == "titans":
+        backbone = TitansConfig(
+            variant=args.variant,
+            dim=args.dim,
+            depth=args.blocks,
+            ffn_expansion=2.0,
+            memory=MemoryConfig(heads=args.heads, chunk_size=args.chunk_size, depth=args.memory_depth),
+        )
+        clf = TitansSequenceClassifier(
+            backbone=backbone,
+            pooling=args.pooling,
+            kmer=args.kmer,
+            dropout=args.dropout,
+            stem_kernel=args.stem_kernel,
+            stem_layers=args.stem_layers,
+            stem_stride=args.stem_stride,
+            learning_rate=args.lr,
+            batch_size=args.batch_size,
+            max_epochs=1000,
+            patience=args.patience,
+            rc_augment=rc,
+            rc_average=rc,
+            random_state=seed,
+            verbose=args.verbose,
+            trainer_kwargs=limits,
+        )
+        clf.fit(train.sequences, train.labels, validation_data=(valid.sequences, valid.labels))
+        proba = clf.predict_proba(test.sequences)
+        predicted, params, epochs = clf.classes_[proba.argmax(1)], n_params(clf.model_.model), clf.n_epochs_
+    else:
+        torch.manual_seed(seed)
+        system = CNNSystem(
+            num_classes=len(train.classes), learning_rate=args.lr, rc_augment=rc, rc_average=rc
+        )
+        data = DNADataModule.from_sets(train, valid, batch_size=args.batch_size, seed=seed)
+        summary = train_with_early_stopping(
+            system, data, max_epochs=1000, patience=args.patience, verbose=args.verbose, trainer_kwargs=limits
+        )
+        predict_data = DNADataModule.from_sets(predict=test, batch_size=args.batch_size)
+        proba = predict_probabilities(system, predict_data)
+        predicted, params, epochs = train.classes[proba.argmax(1)], n_params(system.model), summary.epochs
+    return {
+        "acc": 100 * accuracy_score(test.labels, predicted),
+        "mcc": 100 * matthews_corrcoef(test.labels, predicted),
+        "params": params,
+        "epochs": int(epochs),
+        "cpu_s": budget.used,
+    }
+
+
+def summarize(task: str, model: str, runs: list[dict], notes: str, reference: dict) -> dict:
+    """One table row from the runs (one per seed) of a model on a task: means, and the MCC's spread."""
+    mccs = [r["mcc"] for r in runs]
+    return {
+        "task": task,
+        "model": model,
+        "params": runs[0]["params"],
+        "train_cpu_s": round(float(np.mean([r["cpu_s"] for r in runs])), 1),
+        "epochs": "/".join(str(r["epochs"]) for r in runs),
+        "seeds": len(runs),
+        "test_acc": round(float(np.mean([r["acc"] for r in runs])), 2),
+        "test_mcc": round(float(np.mean(mccs)), 2),
+        "mcc_sd": round(float(np.std(mccs, ddof=1)), 2) if len(runs) > 1 else "",
+        "mcc_per_seed": "/".join(f"{m:.2f}" for m in mccs),
+        "notes": notes,
+        **{column: reference.get((name, task), "") for name, column in PUBLISHED.items()},
+    }
 
 
 def run_task(task: str, args: argparse.Namespace, reference: dict) -> list[dict]:
-    train, valid, test = (load_dna_task(task, split) for split in ("train", "valid", "test"))
-    limits = training_limits(len(train), args.batch_size, args.minutes)
+    sets = train, valid, test = tuple(load_dna_task(task, split) for split in ("train", "valid", "test"))
     rc = args.rc == "all" or (args.rc == "tf" and "_tf_" in task)
     rows = []
     for model_name in args.models:
-        start = time.perf_counter()
-        notes, epochs = ("RC aug+avg" if rc and model_name != "kmer_lr" else ""), ""
-        if model_name == "titans":
-            backbone = TitansConfig(
-                variant=args.variant,
-                dim=args.dim,
-                depth=args.blocks,
-                ffn_expansion=2.0,
-                memory=MemoryConfig(heads=args.heads, chunk_size=args.chunk_size, depth=args.memory_depth),
-            )
-            clf = TitansSequenceClassifier(
-                backbone=backbone,
-                pooling=args.pooling,
-                kmer=args.kmer,
-                dropout=args.dropout,
-                stem_kernel=args.stem_kernel,
-                stem_layers=args.stem_layers,
-                stem_stride=args.stem_stride,
-                learning_rate=args.lr,
-                batch_size=args.batch_size,
-                max_epochs=1000,
-                patience=args.patience,
-                rc_augment=rc,
-                rc_average=rc,
-                random_state=args.seed,
-                verbose=args.verbose,
-                trainer_kwargs=limits,
-            )
-            clf.fit(train.sequences, train.labels, validation_data=(valid.sequences, valid.labels))
-            train_s = time.perf_counter() - start
-            proba = clf.predict_proba(test.sequences)
-            predicted, params = clf.classes_[proba.argmax(1)], n_params(clf.model_.model)
-            epochs = f"{clf.n_epochs_}"
-        elif model_name == "cnn":
-            torch.manual_seed(args.seed)
-            system = CNNSystem(
-                num_classes=len(train.classes), learning_rate=args.lr, rc_augment=rc, rc_average=rc
-            )
-            data = DNADataModule.from_sets(train, valid, batch_size=args.batch_size, seed=args.seed)
-            summary = train_with_early_stopping(
-                system,
-                data,
-                max_epochs=1000,
-                patience=args.patience,
-                verbose=args.verbose,
-                trainer_kwargs=limits,
-            )
-            train_s = time.perf_counter() - start
-            predict_data = DNADataModule.from_sets(predict=test, batch_size=args.batch_size)
-            proba = predict_probabilities(system, predict_data)
-            predicted, params, epochs = train.classes[proba.argmax(1)], n_params(system.model), summary.epochs
-        else:
+        if model_name == "kmer_lr":  # deterministic: one fit
+            start = time.process_time()
             model, params, notes = fit_kmer_lr(train, valid, args.seed)
-            train_s = time.perf_counter() - start
+            cpu_s = time.process_time() - start
             predicted = model.predict(test.sequences)
-        row = {
-            "task": task,
-            "model": model_name,
-            "params": params,
-            "train_s": round(train_s, 1),
-            "epochs": epochs,
-            "test_acc": round(100 * accuracy_score(test.labels, predicted), 2),
-            "test_mcc": round(100 * matthews_corrcoef(test.labels, predicted), 2),
-            "notes": notes,
-            **{column: reference.get((name, task), "") for name, column in PUBLISHED.items()},
-        }
+            runs = [
+                {
+                    "acc": 100 * accuracy_score(test.labels, predicted),
+                    "mcc": 100 * matthews_corrcoef(test.labels, predicted),
+                    "params": params,
+                    "epochs": "",
+                    "cpu_s": cpu_s,
+                }
+            ]
+        else:
+            notes = "RC aug+avg" if rc else ""
+            seeds = range(args.seed, args.seed + args.seeds)
+            runs = [fit_neural(model_name, sets, args, seed, rc) for seed in seeds]
+        row = summarize(task, model_name, runs, notes, reference)
         rows.append(row)
         print(
-            f"{task:22s} {model_name:8s} acc {row['test_acc']:6.2f}  mcc {row['test_mcc']:6.2f}  "
-            f"params {params:>8d}  train {row['train_s']:7.1f}s",
+            f"{task:22s} {model_name:8s} acc {row['test_acc']:6.2f}  mcc {row['test_mcc']:6.2f} "
+            f"({row['mcc_per_seed']})  params {row['params']:>8d}  train {row['train_cpu_s']:7.1f} CPU s",
             flush=True,
         )
     return rows
@@ -292,7 +329,8 @@ def write_tables(rows: list[dict], args: argparse.Namespace, header: str) -> Non
 
 def _numbers(row: dict) -> dict:
     """A row read back from the CSV, with its numeric cells as numbers again (empty cells stay empty)."""
-    numeric = ("train_s", "test_acc", "test_mcc", *PUBLISHED.values())
+    numeric = ("train_cpu_s", "test_acc", "test_mcc", "mcc_sd", *PUBLISHED.values())
+    row = {k: row.get(k) or "" for k in FIELDS}
     return row | {k: float(row[k]) for k in numeric if row[k] != ""} | {"params": int(row["params"])}
 
 
@@ -302,16 +340,18 @@ def markdown(rows: list[dict], args: argparse.Namespace, header: str) -> str:
         "",
         header,
         "",
-        "MCC and accuracy x100 on the official test split; `DNABERT-2` = published MCC (Zhou et al. 2024, "
-        "pretrained), `[L25]` = Lindsey et al. 2025 fine-tuning runs. `beats` = Titans MCC above both "
-        "in-house baselines on this task.",
+        "MCC and accuracy x100 on the official test split, the mean over `seeds` training seeds (`MCC sd`: "
+        "their standard deviation; `per seed`: each one), CPU seconds of training per seed; `DNABERT-2` = "
+        "published MCC (Zhou et al. 2024, pretrained), `[L25]` = Lindsey et al. 2025 fine-tuning runs. "
+        "`beats` = Titans mean MCC above both in-house baselines on this task.",
         "",
-        "| task | model | params | train s | epochs | acc | MCC | DNABERT-2 | DNABERT-2 [L25] | CNN [L25] "
-        "| notes |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| task | model | params | train CPU s | epochs | seeds | acc | MCC | MCC sd | per seed | DNABERT-2 "
+        "| DNABERT-2 [L25] | CNN [L25] | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|",
     ]
     for r in rows:
-        cells = [r[k] for k in ("task", "model", "params", "train_s", "epochs", "test_acc", "test_mcc")]
+        cells = [r[k] for k in ("task", "model", "params", "train_cpu_s", "epochs", "seeds", "test_acc")]
+        cells += [r["test_mcc"], r["mcc_sd"], r["mcc_per_seed"]]
         cells += [r["dnabert2_mcc"], r["dnabert2_lindsey_mcc"], r["cnn_lindsey_mcc"], r["notes"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     summary = [
@@ -340,10 +380,13 @@ def main(argv: list[str] | None = None) -> int:
         "--models", default=",".join(MODELS), help="comma-separated subset of titans,cnn,kmer_lr"
     )
     parser.add_argument(
-        "--minutes", type=float, default=10.0, help="training budget per neural model and task"
+        "--minutes", type=float, default=10.0, help="CPU-time budget per neural model, task and seed"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: see the module docstring)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="neural models: train with seeds SEED..SEED+N-1, report the mean"
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--patience", type=int, default=5, help="validation checks without improvement")
@@ -393,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in args.tasks if t not in GUE_TASKS] + [m for m in args.models if m not in MODELS]
     if unknown:
         parser.error(f"unknown task or model {unknown[0]!r}")
+    if args.seeds < 1 or args.minutes <= 0:
+        parser.error(f"--seeds must be >= 1 and --minutes > 0, got {args.seeds} and {args.minutes}")
     torch.set_num_threads(args.threads)
     reference_path = args.reference or next((p for p in REFERENCE_CANDIDATES if p.is_file()), None)
     reference = read_reference(reference_path)
@@ -401,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"Command: `python benchmarks/dna_gue.py {' '.join(argv if argv is not None else sys.argv[1:])}`  \n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} on {args.threads} "
-        f"thread(s), load average at start {os.getloadavg()[0]:.1f}; {args.minutes} min per neural model.  \n"
+        f"thread(s), load average at start {os.getloadavg()[0]:.1f}; {args.minutes} CPU min per neural "
+        f"model and seed, {args.seeds} seed(s) from {args.seed}.  \n"
         f"Titans: {args.variant.upper()}, dim {args.dim}, {args.blocks} blocks, "
         f"memory depth {args.memory_depth}, "
         f"{args.heads} heads, chunk {args.chunk_size}, {args.pooling} pooling, {args.kmer}-mer tokens"

@@ -19,8 +19,11 @@ def _script():
 
 def _row(task: str, model: str, mcc: float) -> dict:
     published = {"dnabert2_mcc": 70.0, "dnabert2_lindsey_mcc": "", "cnn_lindsey_mcc": ""}
-    return {"task": task, "model": model, "params": 10, "train_s": 1.5, "epochs": "", "test_acc": 80.0} | {
+    return {"task": task, "model": model, "params": 10, "train_cpu_s": 1.5, "epochs": "", "seeds": 1} | {
+        "test_acc": 80.0,
         "test_mcc": mcc,
+        "mcc_sd": "",
+        "mcc_per_seed": f"{mcc:.2f}",
         "notes": "",
         **published,
     }
@@ -45,3 +48,37 @@ def test_merge_replaces_this_runs_rows_keeps_the_others_and_compares_numbers(tmp
     assert f"| {first} | 71.0 | 60.0 | yes | yes |" in md
     assert f"| {second} | 10.0 | 9.5 | yes | no |" in md
     assert not list(tmp_path.glob(".table.csv.tmp"))
+
+
+def test_seeds_are_averaged_with_their_spread_and_each_one_kept() -> None:
+    gue = _script()
+    runs = [
+        {"acc": 90.0, "mcc": 80.0, "params": 7, "epochs": 3, "cpu_s": 10.0},
+        {"acc": 92.0, "mcc": 84.0, "params": 7, "epochs": 5, "cpu_s": 14.0},
+        {"acc": 94.0, "mcc": 85.0, "params": 7, "epochs": 4, "cpu_s": 12.0},
+    ]
+    reference = {("DNABERT-2", "gue_mouse_tf_3"): 66.47}
+    row = gue.summarize("gue_mouse_tf_3", "cnn", runs, "RC aug+avg", reference)
+    assert (row["test_mcc"], row["test_acc"], row["train_cpu_s"], row["seeds"]) == (83.0, 92.0, 12.0, 3)
+    assert row["mcc_sd"] == 2.65  # sample standard deviation of 80, 84, 85
+    assert (row["mcc_per_seed"], row["epochs"], row["dnabert2_mcc"]) == ("80.00/84.00/85.00", "3/5/4", 66.47)
+    single = gue.summarize("gue_mouse_tf_3", "kmer_lr", runs[:1], "C=1", reference)
+    assert single["mcc_sd"] == "" and single["seeds"] == 1 and single["test_mcc"] == 80.0
+
+
+def test_rows_of_an_older_table_without_seed_columns_are_merged_blank(tmp_path: Path) -> None:
+    gue = _script()
+    task = gue.GUE_TASKS[0]
+    old = tmp_path / "table.csv"
+    old.write_text(
+        "task,model,params,train_s,epochs,test_acc,test_mcc,dnabert2_mcc,dnabert2_lindsey_mcc,cnn_lindsey_mcc,notes\n"
+        f"{task},cnn,10,180.5,9,82.1,65.61,71.99,66.8,58.2,RC aug+avg\n"
+    )
+    args = argparse.Namespace(output=tmp_path / "table", merge=True)
+    gue.write_tables([_row(task, "titans", 66.0)], args, "header")
+    with open(old, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["model"], r["test_mcc"], r["seeds"], r["train_cpu_s"]) for r in rows] == [
+        ("titans", "66.0", "1", "1.5"),
+        ("cnn", "65.61", "", ""),
+    ]
