@@ -150,6 +150,7 @@ def run_titans(dataset: str, h: int, args: argparse.Namespace) -> dict[str, Any]
         "train_cpu_s": budget.used,
         "train_wall_s": wall,
         "steps": summary.steps,
+        "best_val_loss": summary.best_val_loss,  # what recipe settings are chosen on (never the test)
         "stopped": "budget" if budget.exhausted else ("early" if summary.stopped_early else "max_steps"),
         "config": {
             "recipe": recipe["path"],
