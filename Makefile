@@ -41,7 +41,7 @@ bench-recall: $(VENV)/.installed
 
 bench-dna: $(VENV)/.installed
 	$(PY) benchmarks/dna_gue.py --minutes 3
-	$(PY) benchmarks/dna_gue.py --minutes 3 --merge --seeds 3 --tasks gue_mouse_tf_0,gue_mouse_tf_2,gue_mouse_tf_3
+	$(PY) benchmarks/dna_gue.py --minutes 3 --merge --seeds 3 --tasks gue_human_tf_1,gue_mouse_tf_0,gue_mouse_tf_2,gue_mouse_tf_3
 
 # neuralforecast (PatchTST, DLinear baselines) lives in its own venv: it pulls in Ray
 $(BASELINES_VENV)/.installed: pyproject.toml
