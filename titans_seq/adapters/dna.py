@@ -40,6 +40,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from titans_seq._checks import check_int
 from titans_seq.models import MemoryConfig, TitansBackbone, TitansConfig
 
 POOLINGS = ("mean", "max", "last", "cls")
@@ -63,14 +64,9 @@ def default_backbone() -> TitansConfig:
 def check_stem(stem_kernel: int, stem_layers: int, stem_stride: int) -> None:
     """Raise ``ValueError`` naming the stem setting that is not allowed (integers, kernel >= 0, layers and
     stride >= 1, a stride only with a stem)."""
-    settings = (
-        ("stem_kernel", stem_kernel, 0),
-        ("stem_layers", stem_layers, 1),
-        ("stem_stride", stem_stride, 1),
-    )
-    for name, value, low in settings:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    check_int("stem_kernel", stem_kernel, 0, types=numbers.Integral)
+    check_int("stem_layers", stem_layers, 1, types=numbers.Integral)
+    check_int("stem_stride", stem_stride, 1, types=numbers.Integral)
     if stem_stride > 1 and stem_kernel == 0:
         raise ValueError(f"stem_stride={stem_stride} needs a convolutional stem (stem_kernel > 0)")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import numbers
 import os
 import warnings
 from collections.abc import Iterable
@@ -25,6 +26,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from titans_seq._checks import check_int
 from titans_seq.adapters.dna import POOLINGS, STRANDS, check_stem
 from titans_seq.data.dna import SequenceSet, check_classification_data, validate_labels, validate_sequences
 from titans_seq.estimators._common import (
@@ -431,11 +433,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------ checks
     def _check_params(self) -> None:
         def integer(name: str, minimum: int, maximum: int | None = None) -> None:
-            value = getattr(self, name)
-            bad = isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum
-            if bad or (maximum is not None and value > maximum):
-                allowed = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
-                raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
+            check_int(name, getattr(self, name), minimum, maximum, types=numbers.Integral)
 
         if self.backbone is not None and not isinstance(self.backbone, TitansConfig):
             raise ValueError(f"backbone must be a TitansConfig or None, got {type(self.backbone).__name__}")

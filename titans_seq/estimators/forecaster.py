@@ -17,6 +17,7 @@ each window from its trained initial weights, so a forecast depends only on the 
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import warnings
 from dataclasses import asdict
@@ -29,6 +30,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 import titans_seq
+from titans_seq._checks import check_int
 from titans_seq.adapters.forecasting import PatchForecasterConfig, PatchTitansForecaster, build_config
 from titans_seq.data.timeseries import (
     ID_COL,
@@ -318,9 +320,7 @@ class TitansForecaster(BaseEstimator):
         """Check every parameter and build the model configuration (raises before any data is read)."""
         check_window_sizes(self.h, self.input_size)
         for name in ("max_steps", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, getattr(self, name), 1, types=numbers.Integral)
         patience = self.early_stop_patience
         if patience is not None and (
             isinstance(patience, bool) or not isinstance(patience, int) or patience < 0

@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from titans_seq._checks import check_int
+
 MODES = ("segment", "sliding")
 POSITIONS = ("learned", "none", "rotary")
 
@@ -91,8 +93,8 @@ class WindowedAttention(nn.Module):
     ) -> None:
         super().__init__()
         for name, value, minimum in (("dim", dim, 1), ("heads", heads, 1), ("window", window, 1)):
-            _check_int(name, value, minimum)
-        _check_int("persistent_tokens", persistent_tokens, 0)
+            check_int(name, value, minimum)
+        check_int("persistent_tokens", persistent_tokens, 0)
         if dim % heads:
             raise ValueError(f"heads={heads} must divide dim={dim}; allowed heads: {_divisors(dim)}")
         if mode not in MODES:
@@ -271,8 +273,3 @@ class WindowedAttention(nn.Module):
 
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

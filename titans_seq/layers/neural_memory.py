@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from titans_seq._checks import check_int
 from titans_seq.memory import (
     MemoryGates,
     MemoryState,
@@ -86,16 +87,16 @@ class NeuralMemory(nn.Module):
         kernel: str = "chunk",
     ) -> None:
         super().__init__()
-        _check_int("dim", dim, 1)
-        _check_int("heads", heads, 1)
-        _check_int("chunk_size", chunk_size, 1)
-        _check_int("depth", depth, 1)
-        _check_int("conv_kernel", conv_kernel, 0)
+        check_int("dim", dim, 1)
+        check_int("heads", heads, 1)
+        check_int("chunk_size", chunk_size, 1)
+        check_int("depth", depth, 1)
+        check_int("conv_kernel", conv_kernel, 0)
         if dim_head is None:
             if dim % heads:
                 raise ValueError(f"heads={heads} does not divide dim={dim}; pass dim_head or change heads")
             dim_head = dim // heads
-        _check_int("dim_head", dim_head, 1)
+        check_int("dim_head", dim_head, 1)
         if kernel not in _KERNELS:
             raise ValueError(f"kernel must be one of {sorted(_KERNELS)}, got {kernel!r}")
         if not max_lr > 0:
@@ -291,8 +292,3 @@ def _depthwise_causal_conv(x: Tensor, past: Tensor, weight: Tensor, bias: Tensor
 def _l2_normalize(x: Tensor, eps: float = 1e-12) -> Tensor:
     # F.normalize goes through linalg.vector_norm, which was 10x slower on these strided views
     return x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True).clamp_min(eps * eps))
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from titans_seq._checks import check_int
+
 # The registry in ``blocks.py`` holds one block per name; a test pins the two together.
 VARIANTS = ("lmm", "mac", "mag", "mal", "swa")
 POSITIONS = ("learned", "none", "rotary")
@@ -46,10 +48,10 @@ class MemoryConfig:
     kernel: str = "chunk"  # "chunk" (parallel), "compiled" (chunk via torch.compile) or "naive" (reference)
 
     def __post_init__(self) -> None:
-        _check_int("memory.heads", self.heads, 1)
-        _check_int("memory.chunk_size", self.chunk_size, 1)
-        _check_int("memory.depth", self.depth, 1)
-        _check_int("memory.conv_kernel", self.conv_kernel, 0)
+        check_int("memory.heads", self.heads, 1)
+        check_int("memory.chunk_size", self.chunk_size, 1)
+        check_int("memory.depth", self.depth, 1)
+        check_int("memory.conv_kernel", self.conv_kernel, 0)
         _check_positive("memory.expansion", self.expansion)
         _check_positive("memory.max_lr", self.max_lr)
         if self.max_grad_norm is not None:
@@ -69,9 +71,9 @@ class AttentionConfig:
     positions: str = "rotary"  # "rotary", "learned" (bias per head and distance) or "none"
 
     def __post_init__(self) -> None:
-        _check_int("attention.heads", self.heads, 1)
-        _check_int("attention.window", self.window, 1)
-        _check_int("attention.persistent_tokens", self.persistent_tokens, 0)
+        check_int("attention.heads", self.heads, 1)
+        check_int("attention.window", self.window, 1)
+        check_int("attention.persistent_tokens", self.persistent_tokens, 0)
         _check_choice("attention.positions", self.positions, POSITIONS)
 
 
@@ -98,8 +100,8 @@ class TitansConfig:
 
     def __post_init__(self) -> None:
         _check_choice("variant", self.variant, VARIANTS)
-        _check_int("dim", self.dim, 1)
-        _check_int("depth", self.depth, 1)
+        check_int("dim", self.dim, 1)
+        check_int("depth", self.depth, 1)
         _check_positive("ffn_expansion", self.ffn_expansion)
         if not isinstance(self.memory, MemoryConfig):
             raise TypeError(f"memory must be a MemoryConfig, got {type(self.memory).__name__}")
@@ -155,11 +157,6 @@ ABLATIONS: dict[str, Callable[[TitansConfig], TitansConfig]] = {
 
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def _check_positive(name: str, value: object, also: str = "") -> None:

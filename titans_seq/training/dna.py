@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassMatthewsCorrCoef
 
+from titans_seq._checks import check_int
 from titans_seq.adapters.dna import DNAClassifier, default_backbone, pack_right
 from titans_seq.data.dna import CharTokenizer, KmerTokenizer, SequenceSet
 from titans_seq.data.dna_sources import list_dna_tasks, load_dna_task, read_sequence_csv
@@ -338,8 +339,7 @@ class DNAClassifierSystem(pl.LightningModule):
             raise TypeError(f"backbone must be a TitansConfig, a dict or None, got {type(backbone).__name__}")
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
+        check_int("warmup_steps", warmup_steps, 0)
         # Checkpoints hold plain types only (loadable with torch.load(weights_only=True)).
         self.save_hyperparameters(ignore=["backbone"])
         self.hparams["backbone"] = config.to_dict()

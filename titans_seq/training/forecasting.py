@@ -23,6 +23,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from titans_seq._checks import check_int
 from titans_seq.adapters.forecasting import PatchTitansForecaster, build_config
 from titans_seq.data.benchmarks import BenchmarkSplits, load_benchmark_splits
 from titans_seq.estimators._common import fit_keeping_best
@@ -270,8 +271,7 @@ class BenchmarkDataModule(WindowDataModule):
         data_dir: str | None = None,
         val_every: int = 1,
     ) -> None:
-        if isinstance(val_every, bool) or not isinstance(val_every, int) or val_every < 1:
-            raise ValueError(f"val_every must be an integer >= 1, got {val_every!r}")
+        check_int("val_every", val_every, 1)
         super().__init__(
             None, batch_size=batch_size, eval_batch_size=eval_batch_size, num_workers=num_workers
         )
