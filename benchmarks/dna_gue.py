@@ -231,13 +231,12 @@ def fit_neural(model_name: str, sets: tuple, args: argparse.Namespace, seed: int
         predict_data = DNADataModule.from_sets(predict=test, batch_size=args.batch_size)
         proba = predict_probabilities(system, predict_data)
         predicted, params, epochs = train.classes[proba.argmax(1)], n_params(system.model), summary.epochs
-    return {
-        "acc": 100 * accuracy_score(test.labels, predicted),
-        "mcc": 100 * matthews_corrcoef(test.labels, predicted),
-        "params": params,
-        "epochs": int(epochs),
-        "cpu_s": budget.used,
-    }
+    return {**scores(test.labels, predicted), "params": params, "epochs": int(epochs), "cpu_s": budget.used}
+
+
+def scores(labels, predicted) -> dict:
+    """Accuracy and MCC x100 of one run's test predictions."""
+    return {"acc": 100 * accuracy_score(labels, predicted), "mcc": 100 * matthews_corrcoef(labels, predicted)}
 
 
 def summarize(task: str, model: str, runs: list[dict], notes: str, reference: dict) -> dict:
@@ -269,15 +268,7 @@ def run_task(task: str, args: argparse.Namespace, reference: dict) -> list[dict]
             model, params, notes = fit_kmer_lr(train, valid, args.seed)
             cpu_s = time.process_time() - start
             predicted = model.predict(test.sequences)
-            runs = [
-                {
-                    "acc": 100 * accuracy_score(test.labels, predicted),
-                    "mcc": 100 * matthews_corrcoef(test.labels, predicted),
-                    "params": params,
-                    "epochs": "",
-                    "cpu_s": cpu_s,
-                }
-            ]
+            runs = [{**scores(test.labels, predicted), "params": params, "epochs": "", "cpu_s": cpu_s}]
         else:
             notes = "RC aug+avg" if rc else ""
             seeds = range(args.seed, args.seed + args.seeds)
