@@ -24,6 +24,7 @@ def _row(task: str, model: str, mcc: float) -> dict:
         "test_mcc": mcc,
         "mcc_sd": "",
         "mcc_per_seed": f"{mcc:.2f}",
+        "valid_mcc": mcc - 1.0,
         "notes": "",
         **published,
     }
@@ -53,14 +54,15 @@ def test_merge_replaces_this_runs_rows_keeps_the_others_and_compares_numbers(tmp
 def test_seeds_are_averaged_with_their_spread_and_each_one_kept() -> None:
     gue = _script()
     runs = [
-        {"acc": 90.0, "mcc": 80.0, "params": 7, "epochs": 3, "cpu_s": 10.0},
-        {"acc": 92.0, "mcc": 84.0, "params": 7, "epochs": 5, "cpu_s": 14.0},
-        {"acc": 94.0, "mcc": 85.0, "params": 7, "epochs": 4, "cpu_s": 12.0},
+        {"acc": 90.0, "mcc": 80.0, "valid_mcc": 70.0, "params": 7, "epochs": 3, "cpu_s": 10.0},
+        {"acc": 92.0, "mcc": 84.0, "valid_mcc": 71.0, "params": 7, "epochs": 5, "cpu_s": 14.0},
+        {"acc": 94.0, "mcc": 85.0, "valid_mcc": 75.0, "params": 7, "epochs": 4, "cpu_s": 12.0},
     ]
     reference = {("DNABERT-2", "gue_mouse_tf_3"): 66.47}
     row = gue.summarize("gue_mouse_tf_3", "cnn", runs, "RC aug+avg", reference)
     assert (row["test_mcc"], row["test_acc"], row["train_cpu_s"], row["seeds"]) == (83.0, 92.0, 12.0, 3)
     assert row["mcc_sd"] == 2.65  # sample standard deviation of 80, 84, 85
+    assert row["valid_mcc"] == 72.0  # the mean over seeds, like the test MCC
     assert (row["mcc_per_seed"], row["epochs"], row["dnabert2_mcc"]) == ("80.00/84.00/85.00", "3/5/4", 66.47)
     single = gue.summarize("gue_mouse_tf_3", "kmer_lr", runs[:1], "C=1", reference)
     assert single["mcc_sd"] == "" and single["seeds"] == 1 and single["test_mcc"] == 80.0
@@ -78,7 +80,7 @@ def test_rows_of_an_older_table_without_seed_columns_are_merged_blank(tmp_path: 
     gue.write_tables([_row(task, "titans", 66.0)], args, "header")
     with open(old, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["model"], r["test_mcc"], r["seeds"], r["train_cpu_s"]) for r in rows] == [
-        ("titans", "66.0", "1", "1.5"),
-        ("cnn", "65.61", "", ""),
+    assert [(r["model"], r["test_mcc"], r["seeds"], r["train_cpu_s"], r["valid_mcc"]) for r in rows] == [
+        ("titans", "66.0", "1", "1.5", "65.0"),
+        ("cnn", "65.61", "", "", ""),
     ]
