@@ -108,6 +108,7 @@ FIELDS = [
     "dnabert2_lindsey_mcc",
     "cnn_lindsey_mcc",
     "notes",
+    "command",
 ]
 
 
@@ -338,10 +339,22 @@ def _numbers(row: dict) -> dict:
     return row | {k: float(row[k]) for k in numeric if row[k] != ""} | {"params": int(row["params"])}
 
 
+def commands_made(rows: list[dict]) -> list[str]:
+    """The commands that produced the rows (``--merge`` gathers rows of several), in order of appearance."""
+    commands = list(dict.fromkeys(r["command"] for r in rows if r.get("command")))
+    lines = ["Commands that produced the rows (each row's is in the CSV's `command` column):", ""]
+    lines += [f"- `{c}`" for c in commands]
+    unknown = sum(not r.get("command") for r in rows)
+    if unknown:
+        lines.append(f"- {unknown} row(s) from before the `command` column: see the Makefile's `bench-dna`")
+    return lines + [""]
+
+
 def markdown(rows: list[dict], args: argparse.Namespace, header: str) -> str:
     lines = [
         "# GUE: Titans (no pretraining) vs in-house baselines",
         "",
+        *commands_made(rows),
         header,
         "",
         "MCC and accuracy x100 on the official test split, the mean over `seeds` training seeds (`MCC sd`: "
@@ -455,10 +468,11 @@ def main(argv: list[str] | None = None) -> int:
     reference = read_reference(reference_path)
     if reference_path is not None and reference_path.resolve().is_relative_to(ROOT):
         reference_path = reference_path.resolve().relative_to(ROOT)  # no machine-specific paths in results
+    command = f"python benchmarks/dna_gue.py {' '.join(argv if argv is not None else sys.argv[1:])}"
     header = (
-        f"Command: `python benchmarks/dna_gue.py {' '.join(argv if argv is not None else sys.argv[1:])}`  \n"
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} on {args.threads} "
-        f"thread(s), load average at start {os.getloadavg()[0]:.1f}; {args.minutes} CPU min per neural "
+        f"Settings of the last command: machine {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__} on {args.threads} thread(s), load average at start "
+        f"{os.getloadavg()[0]:.1f}; {args.minutes} CPU min per neural "
         f"model and seed, {args.seeds} seed(s) from {args.seed}.  \n"
         f"Titans: {args.variant.upper()}, dim {args.dim}, {args.blocks} blocks, "
         f"memory depth {args.memory_depth}, "
@@ -476,11 +490,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rc} tasks.  \n"
         f"Reference: {reference_path or 'not found (published columns empty)'}"
     )
-    if args.merge:
-        header += "  \nMerged (`--merge`): rows this command did not produce come from earlier runs."
     rows: list[dict] = []
     for task in args.tasks:
-        rows += run_task(task, args, reference)
+        rows += [row | {"command": command} for row in run_task(task, args, reference)]
         write_tables(rows, args, header)
     print(f"wrote {args.output.with_suffix('.md')} and .csv", flush=True)
     return 0

@@ -17,7 +17,7 @@ def _script():
     return module
 
 
-def _row(task: str, model: str, mcc: float) -> dict:
+def _row(task: str, model: str, mcc: float, command: str = "python benchmarks/dna_gue.py --first") -> dict:
     published = {"dnabert2_mcc": 70.0, "dnabert2_lindsey_mcc": "", "cnn_lindsey_mcc": ""}
     return {"task": task, "model": model, "params": 10, "train_cpu_s": 1.5, "epochs": "", "seeds": 1} | {
         "test_acc": 80.0,
@@ -26,6 +26,7 @@ def _row(task: str, model: str, mcc: float) -> dict:
         "mcc_per_seed": f"{mcc:.2f}",
         "valid_mcc": mcc - 1.0,
         "notes": "",
+        "command": command,
         **published,
     }
 
@@ -37,7 +38,10 @@ def test_merge_replaces_this_runs_rows_keeps_the_others_and_compares_numbers(tmp
     earlier = [_row(second, "cnn", 9.5), _row(first, "titans", 50.0), _row(first, "cnn", 60.0)]
     gue.write_tables(earlier, args, "header")
     args.merge = True
-    gue.write_tables([_row(first, "titans", 71.0), _row(second, "titans", 10.0)], args, "header")
+    later = "python benchmarks/dna_gue.py --later"
+    gue.write_tables(
+        [_row(first, "titans", 71.0, later), _row(second, "titans", 10.0, later)], args, "header"
+    )
     with open(tmp_path / "table.csv", newline="") as handle:
         rows = [(r["task"], r["model"], r["test_mcc"]) for r in csv.DictReader(handle)]
     # this run's titans rows replace the earlier one; the CNN rows stay; GUE task order, then model order
@@ -48,6 +52,8 @@ def test_merge_replaces_this_runs_rows_keeps_the_others_and_compares_numbers(tmp
     # read back as numbers: 10.0 > 9.5 (as text "10.0" < "9.5"), 71.0 >= 70.0 (DNABERT-2)
     assert f"| {first} | 71.0 | 60.0 | yes | yes |" in md
     assert f"| {second} | 10.0 | 9.5 | yes | no |" in md
+    # both commands whose rows are in the table are listed, once each, in order of appearance
+    assert "- `python benchmarks/dna_gue.py --later`\n- `python benchmarks/dna_gue.py --first`\n" in md
     assert not list(tmp_path.glob(".table.csv.tmp"))
 
 
@@ -84,3 +90,4 @@ def test_rows_of_an_older_table_without_seed_columns_are_merged_blank(tmp_path: 
         ("titans", "66.0", "1", "1.5", "65.0"),
         ("cnn", "65.61", "", "", ""),
     ]
+    assert "- 1 row(s) from before the `command` column" in (tmp_path / "table.md").read_text()
