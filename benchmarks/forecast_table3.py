@@ -322,6 +322,10 @@ def references() -> pd.DataFrame:
 MEASURED = ["mse", "mae", "train_cpu_s", "train_wall_s"]
 
 
+def _model_order(column: pd.Series) -> pd.Series:
+    return column.map(MODELS.index) if column.name == "model" else column
+
+
 def results_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
     """Our runs in the references' long form: per horizon the mean over the seeds that ran (``seeds``), and
     an ``Avg`` row (the mean of the four horizons' means) once all four ran. ``mse_per_seed`` lists each
@@ -331,8 +335,8 @@ def results_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
     every = pd.DataFrame([{k: r[k] for k in r if k != "config"} for r in runs])
     every["dataset"] = [REFERENCE_NAMES.get(d.lower(), d) for d in every.dataset]
     every["horizon"] = every.horizon.astype(str)
+    every = every.sort_values(["model", "seed"], key=_model_order, kind="stable")  # ours first
     every["model"] = every.model.map(LABEL)
-    every = every.sort_values("seed", kind="stable")
     per_seed = lambda mse: "/".join(f"{v:.4f}" for v in mse)  # noqa: E731
     rows, avgs = [], []
     for _, runs_of_model in every.groupby(["dataset", "model"], sort=False):

@@ -59,3 +59,14 @@ def test_runs_of_an_older_configuration_are_kept_out_of_the_table() -> None:
     kept = table3.current_runs(current + [old], _args(), ["ETTh2"], [96], ["titans"])
     assert [r["seed"] for r in kept] == [2021, 2022]
     assert table3.current_runs(current, _args(), ["ETTh1"], [96], ["titans"]) == []  # other datasets
+
+
+def test_our_rows_come_first_whatever_order_the_runs_finished_in() -> None:
+    table3 = _script()
+    runs = [
+        _run(table3, 96, 1, 0.4, "dlinear"),
+        _run(table3, 96, 1, 0.3, "patchtst"),
+        _run(table3, 96, 1, 0.2),
+    ]
+    order = list(dict.fromkeys(table3.results_frame(runs).model))
+    assert order == [table3.LABEL[m] for m in ("titans", "patchtst", "dlinear")]
