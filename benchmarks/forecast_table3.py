@@ -304,6 +304,12 @@ def current_runs(runs: list[dict[str, Any]], args: argparse.Namespace, datasets,
 # --------------------------------------------------------------------------- tables
 
 
+def table_runs(runs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every cached run of the current configuration, whichever process made it: a sweep split across
+    processes (``--datasets``, ``--seeds``) fills one table."""
+    return current_runs(runs, args, list(dict.fromkeys((*DATASETS, *args.datasets))), HORIZONS, MODELS)
+
+
 def references() -> pd.DataFrame:
     """Published rows: Titans Table 3 averages and iTransformer Table 10 per horizon, long form."""
     titans = pd.read_csv(REFERENCE / "titans_table3_ltsf_avg.csv")
@@ -515,10 +521,8 @@ def main(argv: list[str] | None = None) -> int:
                     args.output_dir.mkdir(parents=True, exist_ok=True)
                     with cache_path.open("a") as handle:
                         handle.write(json.dumps(row, default=str) + "\n")
-                    # every dataset with runs of the current configuration (a sweep split across processes
-                    # shares one table)
-                    write_tables(current_runs(runs, args, DATASETS, HORIZONS, MODELS), args)
-    write_tables(current_runs(runs, args, args.datasets, args.horizons, models), args)
+                    write_tables(table_runs(runs, args), args)
+    write_tables(table_runs(runs, args), args)
     print((args.output_dir / "forecast_table3.md").read_text())
     return 0
 
