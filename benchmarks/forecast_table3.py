@@ -100,6 +100,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fresh", action="store_true", help="ignore runs cached in forecast_table3_runs.jsonl")
     p.add_argument("--smoke", action="store_true", help="tiny run: ETTh1, h=96, 10 CPU s, temporary folder")
     args = p.parse_args(argv)
+    if args.seeds < 1 or args.budget <= 0:
+        p.error(f"--seeds must be >= 1 and --budget > 0, got {args.seeds} and {args.budget}")
     if args.smoke:
         args.datasets, args.horizons, args.budget, args.val_check = ["ETTh1"], [96], 10.0, 20
         args.output_dir = args.output_dir or Path(tempfile.gettempdir()) / "titans_seq_forecast_table3_smoke"
