@@ -483,8 +483,7 @@ class TitansForecaster(BaseEstimator):
             ``cutoff`` is the last timestamp each forecast saw.
         """
         for name, value in (("n_windows", n_windows), ("step_size", step_size)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, value, 1, types=numbers.Integral)
         names = ("id_col", "time_col", "target_col")
         unknown = sorted(set(fit_kwargs) - {"val_size", "freq", *names})
         if unknown:

@@ -13,6 +13,7 @@ every ``__init__`` argument is a config key) and through
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,7 @@ MAX_KMER = 6  # 4**6 = 4096 k-mer embeddings; larger k gives mostly unseen token
 def make_tokenizer(kmer: int) -> CharTokenizer | KmerTokenizer:
     """``kmer=1``: one token per base (:class:`CharTokenizer`); ``kmer>1``: overlapping k-mers (stride 1,
     so reverse complements of ids are exact)."""
-    if isinstance(kmer, bool) or not isinstance(kmer, int | np.integer) or not 1 <= kmer <= MAX_KMER:
-        raise ValueError(f"kmer must be an integer in [1, {MAX_KMER}], got {kmer!r}")
+    check_int("kmer", kmer, 1, MAX_KMER, types=numbers.Integral)
     return CharTokenizer() if kmer == 1 else KmerTokenizer(int(kmer))
 
 
