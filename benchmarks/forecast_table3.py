@@ -274,8 +274,11 @@ def planned_config(model: str, dataset: str, args: argparse.Namespace) -> dict[s
     return {"loss": "MSE", "max_steps": args.max_steps, "val_check_steps": args.val_check}
 
 
-def planned_run(dataset: str, h: int, model: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    """What identifies a run of the current configuration (its cache key included)."""
+def planned_run(
+    dataset: str, h: int, model: str, seed: int, args: argparse.Namespace, config: dict | None = None
+) -> dict[str, Any]:
+    """What identifies a run of the current configuration (its cache key included); ``config``: the
+    :func:`planned_config` when the caller already has it."""
     row = {
         "dataset": benchmark_spec(dataset).name,
         "horizon": h,
@@ -284,7 +287,7 @@ def planned_run(dataset: str, h: int, model: str, seed: int, args: argparse.Name
         "budget_rule": BUDGET_RULE,
         "seed": seed,
         "threads": args.threads or torch.get_num_threads(),
-        "config": planned_config(model, dataset, args),
+        "config": planned_config(model, dataset, args) if config is None else config,
     }
     return row | {"key": run_key(row)}
 
@@ -293,13 +296,20 @@ def current_runs(runs: list[dict[str, Any]], args: argparse.Namespace, datasets,
     """The cached runs of the current configuration (recipes, budget, settings), any seed: a changed recipe
     leaves its older runs in the cache, and they must not reach the table."""
     names = {benchmark_spec(d).name: d for d in datasets}
+    configs = {  # one recipe read per dataset and model, not per run
+        (name, model): planned_config(model, dataset, args)
+        for name, dataset in names.items()
+        for model in models
+    }
+
+    def is_current(r: dict[str, Any]) -> bool:
+        config = configs[r["dataset"], r["model"]]
+        return r["key"] == planned_run(r["dataset"], r["horizon"], r["model"], r["seed"], args, config)["key"]
+
     return [
         r
         for r in runs
-        if r["dataset"] in names
-        and r["horizon"] in horizons
-        and r["model"] in models
-        and r["key"] == planned_run(names[r["dataset"]], r["horizon"], r["model"], r["seed"], args)["key"]
+        if r["dataset"] in names and r["horizon"] in horizons and r["model"] in models and is_current(r)
     ]
 
 
