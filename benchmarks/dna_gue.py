@@ -45,6 +45,10 @@ a file lock, so two processes given disjoint ``--tasks`` fill one table (one per
 
     python benchmarks/dna_gue.py --merge --tasks gue_human_tf_0,gue_human_tf_1 &
     python benchmarks/dna_gue.py --merge --tasks gue_human_tf_2,gue_human_tf_4
+
+A probe trained with ``--output`` elsewhere and then chosen on the valid split joins the table without
+training again: ``--merge --import-rows /tmp/probe.csv`` puts its rows in place of the table's rows of the
+same task and model, each with the command that trained it.
 """
 
 from __future__ import annotations
@@ -392,7 +396,8 @@ def markdown(rows: list[dict], args: argparse.Namespace, header: str) -> str:
     return "\n".join(lines + summary) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the benchmark's settings (``recipes/dna/*.yaml`` mirror them)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="all", help=f"comma-separated, or 'all' ({', '.join(GUE_TASKS)})")
     parser.add_argument(
@@ -454,7 +459,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--merge", action="store_true", help="keep existing rows of tasks/models this run does not produce"
     )
+    parser.add_argument(
+        "--import-rows",
+        type=Path,
+        nargs="+",
+        metavar="CSV",
+        help="train nothing: put the rows of these CSVs (written by this script with --output elsewhere, "
+        "e.g. a probe chosen on the valid split) into OUTPUT in place of its rows of the same task and "
+        "model; needs --merge",
+    )
     parser.add_argument("--verbose", action="store_true", help="progress bars")
+    return parser
+
+
+def read_rows(paths: list[Path]) -> list[dict]:
+    """The rows of CSVs this script wrote; ``ValueError`` naming a missing file, column or a repeated row."""
+    rows, seen = [], {}
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [f for f in FIELDS if f not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path} is not a table of this script: no column {missing[0]!r}")
+            for row in reader:
+                key = (row["task"], row["model"])
+                if key in seen:
+                    raise ValueError(f"{key[0]} / {key[1]} is in both {seen[key]} and {path}")
+                if row["task"] not in GUE_TASKS or row["model"] not in MODELS:
+                    raise ValueError(f"{path}: unknown task or model {row['task']!r} / {row['model']!r}")
+                seen[key] = path
+                rows.append(_numbers(row))
+    return rows
+
+
+def settings(args: argparse.Namespace) -> str:
+    """The settings line of the tables: what a command without options trains, plus its own options."""
+    stem = (
+        f", conv stem {args.stem_layers} x width {args.stem_kernel}, stride {args.stem_stride}"
+        if args.stem_kernel
+        else ""
+    )
+    return (
+        f"Titans: {args.variant.upper()}, dim {args.dim}, {args.blocks} block(s), "
+        f"memory depth {args.memory_depth}, {args.heads} heads, chunk {args.chunk_size}, {args.pooling} "
+        f"pooling, {args.kmer}-mer tokens, {args.strands} strand(s){stem}; dropout {args.dropout}, lr "
+        f"{args.lr}, batch {args.batch_size}, patience {args.patience}; reverse-complement augmentation + "
+        f"averaging: {args.rc} tasks."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     args.tasks = list(GUE_TASKS) if args.tasks == "all" else args.tasks.split(",")
     args.models = args.models.split(",")
@@ -469,26 +526,27 @@ def main(argv: list[str] | None = None) -> int:
     if reference_path is not None and reference_path.resolve().is_relative_to(ROOT):
         reference_path = reference_path.resolve().relative_to(ROOT)  # no machine-specific paths in results
     command = f"python benchmarks/dna_gue.py {' '.join(argv if argv is not None else sys.argv[1:])}"
+    reference_line = f"Reference: {reference_path or 'not found (published columns empty)'}"
+    if args.import_rows:
+        if not args.merge:
+            parser.error("--import-rows needs --merge: it replaces rows of the existing OUTPUT table")
+        try:
+            rows = read_rows(args.import_rows)
+        except ValueError as err:
+            parser.error(str(err))
+        header = (
+            f"The last command imported {len(rows)} row(s) trained elsewhere (`{command}`): each row's "
+            "settings are the options of its `command` over the script's defaults, which are now: "
+            f"{settings(build_parser().parse_args([]))}  \n{reference_line}"
+        )
+        write_tables(rows, args, header)
+        print(f"imported {len(rows)} row(s) into {args.output.with_suffix('.md')} and .csv", flush=True)
+        return 0
     header = (
         f"Settings of the last command: machine {platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__} on {args.threads} thread(s), load average at start "
         f"{os.getloadavg()[0]:.1f}; {args.minutes} CPU min per neural "
-        f"model and seed, {args.seeds} seed(s) from {args.seed}.  \n"
-        f"Titans: {args.variant.upper()}, dim {args.dim}, {args.blocks} blocks, "
-        f"memory depth {args.memory_depth}, "
-        f"{args.heads} heads, chunk {args.chunk_size}, {args.pooling} pooling, {args.kmer}-mer tokens, "
-        f"{args.strands} strand(s)"
-        + (
-            f", conv stem {args.stem_layers} x width {args.stem_kernel}, stride {args.stem_stride}"
-            if args.stem_kernel
-            else ""
-        )
-        + "; "
-        f"dropout {args.dropout}, lr {args.lr}, batch {args.batch_size}, patience {args.patience}; "
-        "reverse-complement augmentation + "
-        "averaging: "
-        f"{args.rc} tasks.  \n"
-        f"Reference: {reference_path or 'not found (published columns empty)'}"
+        f"model and seed, {args.seeds} seed(s) from {args.seed}.  \n{settings(args)}  \n{reference_line}"
     )
     rows: list[dict] = []
     for task in args.tasks:
