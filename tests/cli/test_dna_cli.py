@@ -146,7 +146,7 @@ def test_predict_names_missing_files(genome, model_dir: Path, tmp_path: Path, ca
 # ------------------------------------------------------------------------------ fit / test
 
 
-def test_every_gue_task_has_a_recipe_that_parses(capsys) -> None:
+def test_every_gue_task_has_a_recipe_that_parses(capsys, recwarn) -> None:
     assert sorted(p.stem for p in RECIPES.glob("*.yaml")) == sorted(GUE_TASKS)
     for recipe in sorted(RECIPES.glob("*.yaml")):
         with pytest.raises(SystemExit) as done:
@@ -155,6 +155,7 @@ def test_every_gue_task_has_a_recipe_that_parses(capsys) -> None:
         printed = yaml.safe_load(capsys.readouterr().out)
         assert printed["data"]["init_args"]["task"] == recipe.stem
         assert printed["model"]["init_args"]["backbone"]["variant"] == "lmm"
+    assert not [w for w in recwarn if "args parameter" in str(w.message)]
 
 
 def test_fit_then_test_a_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:

@@ -187,7 +187,7 @@ def test_there_is_a_recipe_per_benchmark():
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_recipes_parse_and_link_the_horizon(recipe, capsys):
+def test_recipes_parse_and_link_the_horizon(recipe, capsys, recwarn):
     assert (
         titans_seq_main(
             ["forecast", "fit", "--config", str(recipe), "--data.init_args.h", "336", "--print_config"]
@@ -196,6 +196,8 @@ def test_recipes_parse_and_link_the_horizon(recipe, capsys):
     )
     printed = capsys.readouterr().out
     assert "h: 336" in printed and "class_path: titans_seq.training.forecasting.ForecastingModule" in printed
+    # we pass argv to LightningCLI on purpose; its warning about that is not the user's concern
+    assert not [w for w in recwarn if "args parameter" in str(w.message)]
 
 
 def test_recipe_fit_then_test_runs_end_to_end(tmp_path, monkeypatch, capsys):

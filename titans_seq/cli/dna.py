@@ -18,8 +18,9 @@ import argparse
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
+
+from titans_seq.cli._lightning import quiet_lightning
 
 USAGE = """usage: titans-seq dna {fit,validate,test} --config RECIPE.yaml [--section.key value ...]
        titans-seq dna predict --model DIR --fasta GENOME.fa --bed REGIONS.bed --output PREDS.tsv
@@ -36,12 +37,13 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
-    if argv[0] == "predict":
-        return predict(argv[1:])
-    if argv[0] not in ("fit", "validate", "test"):
+    if argv[0] not in ("predict", "fit", "validate", "test"):
         print(f"titans-seq dna: unknown command {argv[0]!r}\n{USAGE}", file=sys.stderr)
         return 2
-    _run_lightning_cli(argv)
+    with quiet_lightning():
+        if argv[0] == "predict":
+            return predict(argv[1:])
+        _run_lightning_cli(argv)
     return 0
 
 
@@ -96,9 +98,7 @@ def _run_lightning_cli(argv: list[str]) -> None:
             estimator.save(target)
             print(f"model saved to {target} (titans-seq dna predict --model {target} ...)")
 
-    with warnings.catch_warnings():
-        # We pass argv on purpose (the console script's own argv holds the domain name too).
-        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    with quiet_lightning():
         DNACLI(
             DNAClassifierSystem,
             DNADataModule,

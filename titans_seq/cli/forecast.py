@@ -24,12 +24,13 @@ import argparse
 import glob
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import BasePredictionWriter
+
+from titans_seq.cli._lightning import quiet_lightning
 
 USAGE = """usage: titans-seq forecast {fit,validate,test,predict} ...
 
@@ -41,16 +42,15 @@ OUTPUT_SUFFIX = ".forecast.csv"
 
 def main(argv: list[str]) -> int:
     """Entry point of ``titans-seq forecast``; returns the exit code."""
-    # Lightning 2.6 on torch 2.13 warns about its own use of a deprecated torch API; not the user's concern
-    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
     command = argv[0]
-    if command == "predict":
-        return predict_main(argv[1:])
-    if command in ("fit", "validate", "test"):
-        return _lightning_cli(argv)
+    with quiet_lightning():
+        if command == "predict":
+            return predict_main(argv[1:])
+        if command in ("fit", "validate", "test"):
+            return _lightning_cli(argv)
     print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
     return 2
 
