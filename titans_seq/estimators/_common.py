@@ -67,9 +67,9 @@ def _is_checkpoint(callback: object) -> bool:
 
 @dataclass(frozen=True)
 class BestFit:
-    """What :func:`fit_keeping_best` did: completed epochs, optimizer steps, the best validation loss
-    (``None`` when no checkpoint was saved), whether the best weights were restored, and whether early
-    stopping fired."""
+    """What :func:`fit_keeping_best` did: epochs begun (one cut short by stopping counts), optimizer steps,
+    the best validation loss (``None`` when no checkpoint was saved), whether the best weights were
+    restored, and whether early stopping fired."""
 
     epochs: int
     steps: int
@@ -133,7 +133,8 @@ def fit_keeping_best(
         steps=int(trainer.global_step),
         best_val_loss=None if score is None else float(score),
         restored_best=bool(best_path),
-        stopped_early=bool(early is not None and early.stopped_epoch > 0),
+        # not early.stopped_epoch > 0: that is 0 when early stopping fires inside the first epoch
+        stopped_early=bool(early is not None and early.wait_count >= early.patience),
     )
 
 

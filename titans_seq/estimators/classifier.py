@@ -195,7 +195,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
     model_ : DNAClassifierSystem
         The trained LightningModule (its ``model`` attribute is the plain ``nn.Module``).
     n_epochs_ : int
-        Completed training epochs.
+        Training epochs begun (one cut short by early stopping or a time limit counts).
     best_val_loss_ : float or None
         Validation loss of the restored weights (None without validation).
 
