@@ -40,11 +40,7 @@ bench-recall: $(VENV)/.installed
 	$(PY) recipes/recall/needle.py --minutes 15 --output recipes/recall/results.md
 
 bench-dna: $(VENV)/.installed
-	$(PY) benchmarks/dna_gue.py --minutes 3
-	# 3 seeds on every task but prom_300_tata (where Titans leads the CNN by 25 MCC at one seed)
-	$(PY) benchmarks/dna_gue.py --minutes 3 --merge --seeds 3 --tasks gue_human_tf_0,gue_human_tf_1,\
-	gue_human_tf_2,gue_human_tf_4,gue_mouse_tf_0,gue_mouse_tf_2,gue_mouse_tf_3,gue_mouse_tf_4,\
-	gue_prom_core_all,gue_prom_core_notata
+	$(PY) benchmarks/dna_gue.py --minutes 3 --seeds 3
 
 # neuralforecast (PatchTST, DLinear baselines) lives in its own venv: it pulls in Ray
 $(BASELINES_VENV)/.installed: pyproject.toml
