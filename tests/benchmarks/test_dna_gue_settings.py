@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import inspect
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.benchmarks.conftest import ROOT, load_script
 from titans_seq.training.dna import DNAClassifierSystem
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("dna_gue", ROOT / "benchmarks" / "dna_gue.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_recipe_has_the_benchmark_defaults() -> None:
-    gue = _script()
+    gue = load_script("dna_gue")
     defaults = gue.build_parser().parse_args([])
     system = inspect.signature(DNAClassifierSystem.__init__).parameters
     for task in gue.GUE_TASKS:
@@ -70,7 +61,7 @@ def _table(gue, path: Path, rows: list[tuple[str, str, float, str]]) -> None:
 
 
 def test_import_rows_replaces_the_same_task_and_model_and_keeps_each_rows_command(tmp_path: Path) -> None:
-    gue = _script()
+    gue = load_script("dna_gue")
     first, second = gue.GUE_TASKS[0], gue.GUE_TASKS[1]
     _table(gue, tmp_path / "main", [(first, "titans", 60.0, "old"), (first, "cnn", 61.0, "cnn run")])
     _table(gue, tmp_path / "probe", [(first, "titans", 66.0, "probe --blocks 1")])
@@ -92,7 +83,7 @@ def test_import_rows_replaces_the_same_task_and_model_and_keeps_each_rows_comman
 
 
 def test_import_rows_refuses_bad_input_before_writing(tmp_path: Path, capsys) -> None:
-    gue = _script()
+    gue = load_script("dna_gue")
     task = gue.GUE_TASKS[0]
     _table(gue, tmp_path / "main", [(task, "cnn", 61.0, "cnn run")])
     _table(gue, tmp_path / "probe", [(task, "titans", 66.0, "probe")])

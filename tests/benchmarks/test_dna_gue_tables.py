@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("dna_gue", ROOT / "benchmarks" / "dna_gue.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks.conftest import load_script
 
 
 def _row(task: str, model: str, mcc: float, command: str = "python benchmarks/dna_gue.py --first") -> dict:
@@ -32,7 +24,7 @@ def _row(task: str, model: str, mcc: float, command: str = "python benchmarks/dn
 
 
 def test_merge_replaces_this_runs_rows_keeps_the_others_and_compares_numbers(tmp_path: Path) -> None:
-    gue = _script()
+    gue = load_script("dna_gue")
     first, second = gue.GUE_TASKS[0], gue.GUE_TASKS[1]
     args = argparse.Namespace(output=tmp_path / "table", merge=False)
     earlier = [_row(second, "cnn", 9.5), _row(first, "titans", 50.0), _row(first, "cnn", 60.0)]
@@ -58,7 +50,7 @@ def test_merge_replaces_this_runs_rows_keeps_the_others_and_compares_numbers(tmp
 
 
 def test_seeds_are_averaged_with_their_spread_and_each_one_kept() -> None:
-    gue = _script()
+    gue = load_script("dna_gue")
     runs = [
         {"acc": 90.0, "mcc": 80.0, "valid_mcc": 70.0, "params": 7, "epochs": 3, "cpu_s": 10.0},
         {"acc": 92.0, "mcc": 84.0, "valid_mcc": 71.0, "params": 7, "epochs": 5, "cpu_s": 14.0},
@@ -75,7 +67,7 @@ def test_seeds_are_averaged_with_their_spread_and_each_one_kept() -> None:
 
 
 def test_rows_of_an_older_table_without_seed_columns_are_merged_blank(tmp_path: Path) -> None:
-    gue = _script()
+    gue = load_script("dna_gue")
     task = gue.GUE_TASKS[0]
     old = tmp_path / "table.csv"
     old.write_text(

@@ -4,21 +4,10 @@ runs reach the table."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "forecast_table3", ROOT / "benchmarks" / "forecast_table3.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks.conftest import ROOT, load_script
 
 
 def _args() -> argparse.Namespace:
@@ -33,7 +22,7 @@ def _run(table3, horizon: int, seed: int, mse: float, model: str = "titans") -> 
 
 
 def test_seeds_are_averaged_per_horizon_and_the_average_uses_the_horizon_means() -> None:
-    table3 = _script()
+    table3 = load_script("forecast_table3")
     runs = [
         _run(table3, h, seed, 0.1 * i + 0.01 * seed) for i, h in enumerate(table3.HORIZONS) for seed in (1, 2)
     ]
@@ -51,7 +40,7 @@ def test_seeds_are_averaged_per_horizon_and_the_average_uses_the_horizon_means()
 
 
 def test_runs_of_an_older_configuration_are_kept_out_of_the_table() -> None:
-    table3 = _script()
+    table3 = load_script("forecast_table3")
     current = [_run(table3, 96, 2021, 0.3), _run(table3, 96, 2022, 0.31)]
     old = _run(table3, 96, 2023, 0.2)
     old["config"] = {**old["config"], "dropout": 0.0}  # a run made before the recipe changed
@@ -62,7 +51,7 @@ def test_runs_of_an_older_configuration_are_kept_out_of_the_table() -> None:
 
 
 def test_our_rows_come_first_whatever_order_the_runs_finished_in() -> None:
-    table3 = _script()
+    table3 = load_script("forecast_table3")
     runs = [
         _run(table3, 96, 1, 0.4, "dlinear"),
         _run(table3, 96, 1, 0.3, "patchtst"),
