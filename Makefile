@@ -40,6 +40,7 @@ bench-recall: $(VENV)/.installed
 	$(PY) recipes/recall/needle.py --minutes 15 --output recipes/recall/results.md
 
 bench-dna: $(VENV)/.installed
+	$(PY) benchmarks/dna_step_speed.py
 	$(PY) benchmarks/dna_gue.py --minutes 3 --seeds 3
 
 # neuralforecast (PatchTST, DLinear baselines) lives in its own venv: it pulls in Ray

@@ -128,6 +128,22 @@ def test_the_stem_is_causal_convolutions_pooled_over_groups_of_real_positions(st
     assert seen[0].shape[1] == -(-max(map(len, SEQS)) // stride)
 
 
+@pytest.mark.parametrize("tok", [CharTokenizer(), KmerTokenizer(3)], ids=["bases", "3mers"])
+def test_the_first_stem_convolution_folded_into_the_embedding_has_the_same_values_and_gradients(tok) -> None:
+    # bases: 8 tokens < width 16, convolved as one-hot codes; 3-mers: 68 tokens, embedded then convolved
+    model = _model(tok=tok, stem=(4, 1, 1)).train()
+    ids = tok(SEQS, return_tensors="pt").input_ids
+    conv = model.stem[0]
+    reference = conv(torch.nn.functional.pad(model.embedding(ids).transpose(1, 2), (3, 0)))  # [B, D, L]
+    folded = model._embedded_first_conv(ids)
+    torch.testing.assert_close(folded, reference, rtol=1e-12, atol=1e-12)
+    weights = [model.embedding.weight, conv.weight, conv.bias]
+    signal = torch.randn_like(reference)
+    expected = torch.autograd.grad((reference * signal).sum(), weights)
+    for got, want in zip(torch.autograd.grad((folded * signal).sum(), weights), expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

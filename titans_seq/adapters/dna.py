@@ -252,9 +252,10 @@ class DNAClassifier(nn.Module):
 
     def _encode(self, ids: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
         """Right-packed ids ``[B, L]`` -> pooled ``[B, dim]``."""
-        x = self.embedding(ids)  # [B, L, D]
-        if self.stem is not None:
-            x, mask, lengths = self._stem(x, mask, lengths)  # [B, L', D], L' = ceil(L / stride)
+        if self.stem is None:
+            x = self.embedding(ids)  # [B, L, D]
+        else:
+            x, mask, lengths = self._stem(ids, mask, lengths)  # [B, L', D], L' = ceil(L / stride)
         rows = torch.arange(ids.shape[0], device=ids.device)
         if self.pooling == "cls":
             x = torch.cat([x, x.new_zeros(x.shape[0], 1, x.shape[2])], dim=1)  # [B, L + 1, D]
@@ -269,26 +270,42 @@ class DNAClassifier(nn.Module):
             return y[rows, lengths - 1]
         return y[rows, lengths]  # the class token
 
-    def _stem(self, x: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Causal convolutions + GELU, then a max over groups of ``stem_stride`` real positions.
+    def _stem(self, ids: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Embedding, causal convolutions + GELU, then a max over groups of ``stem_stride`` real positions.
 
-        ``x [B, L, D]``, right-packed ``mask [B, L]`` and ``lengths [B]`` -> the same three for the
-        ``ceil(L / stride)`` grouped positions.
+        Right-packed ``ids [B, L]``, ``mask [B, L]`` and ``lengths [B]`` -> ``[B, L', D]`` features and the
+        mask and lengths of the ``L' = ceil(L / stride)`` grouped positions.
         """
-        h = x.transpose(1, 2)  # [B, D, L]
-        for conv in self.stem:
+        h = nn.functional.gelu(self._embedded_first_conv(ids))  # [B, D, L]: channels first throughout
+        for conv in self.stem[1:]:
             h = nn.functional.gelu(conv(nn.functional.pad(h, (conv.kernel_size[0] - 1, 0))))
-        h, stride = h.transpose(1, 2), self.stem_stride  # [B, L, D]
+        stride = self.stem_stride
         if stride == 1:
-            return h, mask, lengths
-        batch, length, dim = h.shape
-        groups = -(-length // stride)
-        h = h.masked_fill(~mask[:, :, None], float("-inf"))
-        h = nn.functional.pad(h, (0, 0, 0, groups * stride - length), value=float("-inf"))
-        h = h.view(batch, groups, stride, dim).amax(2)
+            return h.transpose(1, 2), mask, lengths
+        # ceil_mode: the last, partial group is the max over the positions it has
+        h = nn.functional.max_pool1d(h.masked_fill(~mask[:, None, :], float("-inf")), stride, ceil_mode=True)
         lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
-        mask = torch.arange(groups, device=h.device) < lengths[:, None]
-        return h.masked_fill(~mask[:, :, None], 0.0), mask, lengths
+        mask = torch.arange(h.shape[2], device=h.device) < lengths[:, None]
+        return h.transpose(1, 2).masked_fill(~mask[:, :, None], 0.0), mask, lengths
+
+    def _embedded_first_conv(self, ids: Tensor) -> Tensor:
+        """The first stem convolution of the embedded ids, before its GELU: ``[B, L] -> [B, D, L]``.
+
+        Embedding a token and convolving is linear in the token's one-hot code, so when the vocabulary is
+        smaller than the width (single bases: 8 tokens, width 64) the pair runs as one convolution of the
+        one-hot codes with the product of the two weights: ``V`` input channels instead of ``D``, so
+        ``V / D`` of the multiply-adds (an eighth at the GUE setting; the first of three stem layers was a
+        third of the stem's compute). The same function and gradients up to the order of the float sums,
+        and the weights stay those of ``embedding`` and ``stem[0]``. Larger vocabularies (k-mers) embed,
+        then convolve.
+        """
+        conv, vocab = self.stem[0], self.embedding.num_embeddings
+        kernel = conv.kernel_size[0]
+        if vocab < self.embedding.embedding_dim:
+            weight = torch.einsum("oik,vi->ovk", conv.weight, self.embedding.weight)  # [D, V, kernel]
+            x = nn.functional.one_hot(ids, vocab).to(weight.dtype).transpose(1, 2)  # [B, V, L]
+            return nn.functional.conv1d(nn.functional.pad(x, (kernel - 1, 0)), weight, conv.bias)
+        return conv(nn.functional.pad(self.embedding(ids).transpose(1, 2), (kernel - 1, 0)))
 
 
 __all__ = ["POOLINGS", "STRANDS", "DNAClassifier", "check_stem", "default_backbone", "pack_right"]
