@@ -56,8 +56,7 @@ bench-forecast: $(BASELINES_VENV)/.installed
 	# the two datasets where ours and PatchTST were within 0.001 at one seed: 3 seeds each
 	$(BASELINES_VENV)/bin/python benchmarks/forecast_table3.py --budget 100 --threads 1 \
 		--datasets ETTh2 ETTm2 --models titans patchtst --seeds 3
-	# ours alone at 4x the budget: is the gap to the paper's averages a matter of CPU time? (The committed
-	# table ran the deep-memory ETTm/Weather recipes of commit 70ab3c8; today's recipes train afresh.)
+	# ours alone at 4x the budget: is the gap to the paper's averages a matter of CPU time?
 	$(BASELINES_VENV)/bin/python benchmarks/forecast_table3.py --budget 400 --threads 1 --models titans \
 		--datasets ETTh1 ETTm1 ETTm2 weather --output-dir benchmarks/results/forecast_table3_budget400
 
