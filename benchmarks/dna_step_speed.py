@@ -6,7 +6,7 @@ the CNN baseline ran about twice as many epochs per CPU second as Titans. This t
 with one torch thread (the machine is shared and noisy: only same-run ratios mean anything), for:
 
 - ``titans``           the GUE setting of ``dna_gue.py`` (width 64, one LMM block, linear memory, a stem
-                       of three causal convolutions of width 9, max over 4 bases), as ``DNAClassifier``
+                       of two causal convolutions of width 9, max over 4 bases), as ``DNAClassifier``
                        runs it: the first stem convolution folded into the embedding table (a lookup)
 - ``titans-conv-stem`` the same weights with the stem as it ran before (every convolution an ``nn.Conv1d``
                        of the embedded tokens, the groups' max through a padded reshape)
@@ -45,7 +45,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class ConvStemClassifier(DNAClassifier):
-    """``DNAClassifier`` with the stem as it ran before: embed, three ``nn.Conv1d`` on the embedded tokens
+    """``DNAClassifier`` with the stem as it ran before: embed, then ``nn.Conv1d`` on the embedded tokens
     (transposed to channels-first and back around them), then a padded reshape and a max for the groups."""
 
     def _stem(self, ids: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -78,7 +78,7 @@ def build(name: str) -> nn.Module:
         complement=tok.complement,
         pooling="max",
         stem_kernel=9,
-        stem_layers=3,
+        stem_layers=2,
         stem_stride=4,
     )
 

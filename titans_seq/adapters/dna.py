@@ -294,8 +294,8 @@ class DNAClassifier(nn.Module):
         Embedding a token and convolving is linear in the token's one-hot code, so when the vocabulary is
         smaller than the width (single bases: 8 tokens, width 64) the pair runs as one convolution of the
         one-hot codes with the product of the two weights: ``V`` input channels instead of ``D``, so
-        ``V / D`` of the multiply-adds (an eighth at the GUE setting; the first of three stem layers was a
-        third of the stem's compute). The same function and gradients up to the order of the float sums,
+        ``V / D`` of the multiply-adds (an eighth at the GUE setting, where the first of the two stem
+        layers was half of the stem's compute). The same function and gradients up to the order of the sums,
         and the weights stay those of ``embedding`` and ``stem[0]``. Larger vocabularies (k-mers) embed,
         then convolve.
         """
