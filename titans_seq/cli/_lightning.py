@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def quiet_lightning() -> Iterator[None]:
+def hide_lightning_warnings() -> Iterator[None]:
     """Hide the warnings Lightning raises about its own internals, which a user cannot act on.
 
     - "LightningCLI's args parameter ...": the commands pass ``args=argv`` on purpose, because the console

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from titans_seq.cli._lightning import quiet_lightning
+from titans_seq.cli._lightning import hide_lightning_warnings
 
 USAGE = """usage: titans-seq dna {fit,validate,test} --config RECIPE.yaml [--section.key value ...]
        titans-seq dna predict --model DIR --fasta GENOME.fa --bed REGIONS.bed --output PREDS.tsv
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     if argv[0] not in ("predict", "fit", "validate", "test"):
         print(f"titans-seq dna: unknown command {argv[0]!r}\n{USAGE}", file=sys.stderr)
         return 2
-    with quiet_lightning():
+    with hide_lightning_warnings():
         if argv[0] == "predict":
             return predict(argv[1:])
         _run_lightning_cli(argv)
@@ -98,16 +98,15 @@ def _run_lightning_cli(argv: list[str]) -> None:
             estimator.save(target)
             print(f"model saved to {target} (titans-seq dna predict --model {target} ...)")
 
-    with quiet_lightning():
-        DNACLI(
-            DNAClassifierSystem,
-            DNADataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            args=argv,
-            auto_configure_optimizers=False,
-            save_config_kwargs={"overwrite": True},
-        )
+    DNACLI(  # main() runs this inside hide_lightning_warnings()
+        DNAClassifierSystem,
+        DNADataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=argv,
+        auto_configure_optimizers=False,
+        save_config_kwargs={"overwrite": True},
+    )
 
 
 def _num_classes(datamodule) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from titans_seq.cli._lightning import quiet_lightning
+from titans_seq.cli._lightning import hide_lightning_warnings
 
 USAGE = """usage: titans-seq forecast {fit,validate,test,predict} ...
 
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
         print(USAGE)
         return 0 if argv else 2
     command = argv[0]
-    with quiet_lightning():
+    with hide_lightning_warnings():
         if command == "predict":
             return predict_main(argv[1:])
         if command in ("fit", "validate", "test"):
