@@ -195,21 +195,25 @@ def training_limits(n_train: int, batch_size: int, minutes: float) -> dict:
     return {"callbacks": [CpuTimeBudget(minutes * 60)], "val_check_interval": min(batches, 200)}
 
 
+def titans_backbone(args: argparse.Namespace) -> TitansConfig:
+    """The Titans backbone these command-line settings describe."""
+    return TitansConfig(
+        variant=args.variant,
+        dim=args.dim,
+        depth=args.blocks,
+        ffn_expansion=2.0,
+        memory=MemoryConfig(heads=args.heads, chunk_size=args.chunk_size, depth=args.memory_depth),
+    )
+
+
 def fit_neural(model_name: str, sets: tuple, args: argparse.Namespace, seed: int, rc: bool) -> dict:
     """Train one neural model with one seed; its test predictions, parameter count, epochs and CPU time."""
     train, valid, test = sets
     limits = training_limits(len(train), args.batch_size, args.minutes)
     budget = limits["callbacks"][0]
     if model_name == "titans":
-        backbone = TitansConfig(
-            variant=args.variant,
-            dim=args.dim,
-            depth=args.blocks,
-            ffn_expansion=2.0,
-            memory=MemoryConfig(heads=args.heads, chunk_size=args.chunk_size, depth=args.memory_depth),
-        )
         clf = TitansSequenceClassifier(
-            backbone=backbone,
+            backbone=titans_backbone(args),
             pooling=args.pooling,
             kmer=args.kmer,
             dropout=args.dropout,

@@ -33,11 +33,10 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dna_gue import SmallCNN, write_atomic  # noqa: E402
+from dna_gue import SmallCNN, build_parser, titans_backbone, write_atomic  # noqa: E402
 
 from titans_seq.adapters.dna import DNAClassifier  # noqa: E402
 from titans_seq.data.dna import CharTokenizer  # noqa: E402
-from titans_seq.models import MemoryConfig, TitansConfig  # noqa: E402
 
 BATCH = 64
 MODELS = ("titans", "titans-conv-stem", "cnn")
@@ -68,18 +67,20 @@ def build(name: str) -> nn.Module:
     tok = CharTokenizer()
     if name == "cnn":
         return SmallCNN(tok.vocab_size, tok.complement.tolist(), 2)
-    memory = MemoryConfig(heads=4, chunk_size=16, depth=1)
-    backbone = TitansConfig(variant="lmm", dim=64, depth=1, ffn_expansion=2.0, memory=memory)
+    gue = build_parser().parse_args([])  # the settings of dna_gue.py
+    if gue.kmer != 1:
+        raise SystemExit(f"this script times one token per base; dna_gue.py now reads {gue.kmer}-mers")
     cls = ConvStemClassifier if name == "titans-conv-stem" else DNAClassifier
     return cls(
-        backbone,
+        titans_backbone(gue),
         2,
         vocab_size=tok.vocab_size,
         complement=tok.complement,
-        pooling="max",
-        stem_kernel=9,
-        stem_layers=2,
-        stem_stride=4,
+        pooling=gue.pooling,
+        stem_kernel=gue.stem_kernel,
+        stem_layers=gue.stem_layers,
+        stem_stride=gue.stem_stride,
+        strands=gue.strands,
     )
 
 
