@@ -5,9 +5,10 @@ the CNN baseline ran about twice as many epochs per CPU second as Titans. This t
 (forward, cross-entropy, backward, AdamW) at batch 64, interleaved repetition by repetition in one process
 with one torch thread (the machine is shared and noisy: only same-run ratios mean anything), for:
 
-- ``titans``           the GUE setting of ``dna_gue.py`` (width 64, one LMM block, linear memory, a stem
-                       of two causal convolutions of width 9, max over 4 bases), as ``DNAClassifier``
-                       runs it: the first stem convolution folded into the embedding table (a lookup)
+- ``titans``           the GUE setting, built from ``dna_gue.py``'s defaults (width 64, one LMM block,
+                       linear memory, a stem of two causal convolutions of width 9, max over 4 bases,
+                       dropout 0.1 before the head), as ``DNAClassifier`` runs it: the first stem
+                       convolution reads one-hot codes, with the embedding folded into its weights
 - ``titans-conv-stem`` the same weights with the stem as it ran before (every convolution an ``nn.Conv1d``
                        of the embedded tokens, the groups' max through a padded reshape)
 - ``cnn``              the ``SmallCNN`` baseline of ``dna_gue.py``
@@ -77,6 +78,7 @@ def build(name: str) -> nn.Module:
         vocab_size=tok.vocab_size,
         complement=tok.complement,
         pooling=gue.pooling,
+        dropout=gue.dropout,
         stem_kernel=gue.stem_kernel,
         stem_layers=gue.stem_layers,
         stem_stride=gue.stem_stride,
