@@ -42,6 +42,9 @@ bench-recall: $(VENV)/.installed
 bench-dna: $(VENV)/.installed
 	$(PY) benchmarks/dna_step_speed.py
 	$(PY) benchmarks/dna_gue.py --minutes 3 --seeds 3
+	# the small mouse tasks (early stopping after 0.5-2 CPU minutes) with 5 seeds of both neural models, as in the table
+	$(PY) benchmarks/dna_gue.py --merge --tasks gue_mouse_tf_0,gue_mouse_tf_2,gue_mouse_tf_3 --models titans,cnn \
+		--minutes 3 --seeds 5
 
 # neuralforecast (PatchTST, DLinear baselines) lives in its own venv: it pulls in Ray
 $(BASELINES_VENV)/.installed: pyproject.toml
