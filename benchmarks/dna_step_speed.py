@@ -42,6 +42,7 @@ from titans_seq.data.dna import CharTokenizer  # noqa: E402
 BATCH = 64
 MODELS = ("titans", "titans-conv-stem", "cnn")
 RESULTS = Path(__file__).resolve().parent / "results"
+GUE_SETTINGS = build_parser().parse_args([])  # dna_gue.py's defaults: the model it trains
 
 
 class ConvStemClassifier(DNAClassifier):
@@ -68,7 +69,7 @@ def build(name: str) -> nn.Module:
     tok = CharTokenizer()
     if name == "cnn":
         return SmallCNN(tok.vocab_size, tok.complement.tolist(), 2)
-    gue = build_parser().parse_args([])  # the settings of dna_gue.py
+    gue = GUE_SETTINGS
     if gue.kmer != 1:
         raise SystemExit(f"this script times one token per base; dna_gue.py now reads {gue.kmer}-mers")
     cls = ConvStemClassifier if name == "titans-conv-stem" else DNAClassifier
