@@ -226,6 +226,7 @@ def fit_neural(model_name: str, sets: tuple, args: argparse.Namespace, seed: int
             stem_stride=args.stem_stride,
             strands=args.strands,
             learning_rate=args.lr,
+            lr_decay_patience=args.lr_decay_patience,
             batch_size=args.batch_size,
             max_epochs=1000,
             patience=args.patience,
@@ -241,7 +242,11 @@ def fit_neural(model_name: str, sets: tuple, args: argparse.Namespace, seed: int
     else:
         torch.manual_seed(seed)
         system = CNNSystem(
-            num_classes=len(train.classes), learning_rate=args.lr, rc_augment=rc, rc_average=rc
+            num_classes=len(train.classes),
+            learning_rate=args.lr,
+            lr_decay_patience=args.lr_decay_patience,
+            rc_augment=rc,
+            rc_average=rc,
         )
         data = DNADataModule.from_sets(train, valid, batch_size=args.batch_size, seed=seed)
         summary = train_with_early_stopping(
@@ -427,6 +432,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--patience", type=int, default=5, help="validation checks without improvement")
     parser.add_argument(
+        "--lr-decay-patience",
+        type=int,
+        default=None,
+        help="both neural models: halve the learning rate after this many validation checks without a "
+        "lower validation loss (default: constant)",
+    )
+    parser.add_argument(
         "--variant",
         default="lmm",
         choices=("lmm", "mag", "mac", "mal"),
@@ -515,12 +527,13 @@ def settings(args: argparse.Namespace) -> str:
         if args.stem_kernel
         else ""
     )
+    decay = f" halved after {args.lr_decay_patience} checks without gain" if args.lr_decay_patience else ""
     return (
         f"Titans: {args.variant.upper()}, dim {args.dim}, {args.blocks} block(s), "
         f"memory depth {args.memory_depth}, {args.heads} heads, chunk {args.chunk_size}, {args.pooling} "
         f"pooling, {args.kmer}-mer tokens, {args.strands} strand(s){stem}; dropout {args.dropout}, lr "
-        f"{args.lr}, batch {args.batch_size}, patience {args.patience}; reverse-complement augmentation + "
-        f"averaging: {args.rc} tasks."
+        f"{args.lr}{decay}, batch {args.batch_size}, patience {args.patience}; reverse-complement "
+        f"augmentation + averaging: {args.rc} tasks."
     )
 
 

@@ -37,6 +37,7 @@ def test_every_recipe_has_the_benchmark_defaults() -> None:
             "strands": model["strands"],
             "dropout": model["dropout"],
             "lr": model["learning_rate"],
+            "lr_decay_patience": model.get("lr_decay_patience"),
             "batch_size": data["batch_size"],
             "kmer": data["kmer"],
             "patience": config["trainer"]["callbacks"][0]["init_args"]["patience"],

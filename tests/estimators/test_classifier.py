@@ -88,7 +88,7 @@ def test_init_stores_parameters_verbatim_and_clone_copies_them() -> None:
     assert all(params[k] is v for k, v in kwargs.items())
     assert sorted(params) == sorted(
         "backbone pooling strands kmer stem_kernel stem_layers stem_stride dropout rc_augment rc_average "
-        "learning_rate batch_size max_epochs patience "
+        "learning_rate lr_decay_patience batch_size max_epochs patience "
         "validation_fraction random_state verbose trainer_kwargs".split()
     )
     copy = clone(clf)
@@ -250,6 +250,7 @@ def test_bad_data_raises_before_training(X, y, message: str, monkeypatch: pytest
         ({"stem_stride": 4}, "stem_stride=4 needs a convolutional stem (stem_kernel > 0)"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
         ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0, got -1.0"),
+        ({"lr_decay_patience": 0}, "lr_decay_patience must be an integer >= 1, got 0"),
         ({"validation_fraction": 1.0}, "validation_fraction must lie in [0, 1), got 1.0"),
         ({"rc_average": "yes"}, "rc_average must be True or False, got 'yes'"),
         ({"trainer_kwargs": ["max_epochs"]}, "trainer_kwargs must be a dict or None, got list"),

@@ -168,6 +168,10 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         strand-invariant predictions, 2x compute).
     learning_rate : float
         AdamW learning rate (after a 100-step linear warm-up).
+    lr_decay_patience : int or None
+        Halve the learning rate after this many validation checks in a row without a lower validation loss
+        (needs validation data; set it below ``patience`` so that the lower rate gets checks before early
+        stopping); None (default): constant.
     batch_size : int
         Sequences per batch, in training and prediction.
     max_epochs : int
@@ -219,6 +223,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         rc_augment: bool = False,
         rc_average: bool = False,
         learning_rate: float = 1e-3,
+        lr_decay_patience: int | None = None,
         batch_size: int = 64,
         max_epochs: int = 20,
         patience: int = 3,
@@ -239,6 +244,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         self.rc_augment = rc_augment
         self.rc_average = rc_average
         self.learning_rate = learning_rate
+        self.lr_decay_patience = lr_decay_patience
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
@@ -309,6 +315,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
                 rc_augment=self.rc_augment,
                 rc_average=self.rc_average,
                 learning_rate=self.learning_rate,
+                lr_decay_patience=self.lr_decay_patience,
             )
             summary = train_with_early_stopping(
                 system,
@@ -412,6 +419,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
             rc_augment=hp["rc_augment"],
             rc_average=hp["rc_average"],
             learning_rate=hp["learning_rate"],
+            lr_decay_patience=hp.get("lr_decay_patience"),
             **params,
         )
         return estimator._set_fitted(system, classes)
@@ -445,6 +453,8 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         integer("batch_size", 1)
         integer("max_epochs", 1)
         integer("patience", 0)
+        if self.lr_decay_patience is not None:
+            integer("lr_decay_patience", 1)
         for name in ("rc_augment", "rc_average", "verbose"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

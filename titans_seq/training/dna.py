@@ -305,7 +305,14 @@ class DNAClassifierSystem(pl.LightningModule):
     learning_rate, weight_decay : float
         AdamW settings.
     warmup_steps : int
-        Linear learning-rate warm-up from 0, in optimizer steps; constant afterwards.
+        Linear learning-rate warm-up from 0, in optimizer steps; constant afterwards, unless
+        ``lr_decay_patience`` is set.
+    lr_decay_patience : int or None
+        Multiply the learning rate by ``lr_decay_factor`` after this many validation checks in a row without
+        a lower ``val_loss`` (as ``torch.optim.lr_scheduler.ReduceLROnPlateau`` does, counted in checks, not
+        epochs); ``None`` (default): no decay.
+    lr_decay_factor : float
+        The decay's factor, in (0, 1).
 
     Logged metrics: ``train_loss``; ``val_loss``, ``val_acc``, ``val_mcc``; ``test_loss``, ``test_acc``,
     ``test_mcc``. ``predict_step`` returns class probabilities ``[B, C]``.
@@ -327,6 +334,8 @@ class DNAClassifierSystem(pl.LightningModule):
         learning_rate: float = 1e-3,
         weight_decay: float = 0.01,
         warmup_steps: int = 100,
+        lr_decay_patience: int | None = None,
+        lr_decay_factor: float = 0.5,
     ) -> None:
         super().__init__()
         if backbone is None:
@@ -340,6 +349,10 @@ class DNAClassifierSystem(pl.LightningModule):
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
         check_int("warmup_steps", warmup_steps, 0)
+        if lr_decay_patience is not None:
+            check_int("lr_decay_patience", lr_decay_patience, 1)
+        if not 0 < lr_decay_factor < 1:
+            raise ValueError(f"lr_decay_factor must lie in (0, 1), got {lr_decay_factor!r}")
         # Checkpoints hold plain types only (loadable with torch.load(weights_only=True)).
         self.save_hyperparameters(ignore=["backbone"])
         self.hparams["backbone"] = config.to_dict()
@@ -364,6 +377,10 @@ class DNAClassifierSystem(pl.LightningModule):
         )
         self.val_metrics = metrics.clone(prefix="val_")
         self.test_metrics = metrics.clone(prefix="test_")
+        self._reset_lr_decay()
+
+    def _reset_lr_decay(self) -> None:
+        self.lr_scale, self._best_val_loss, self._checks_without_gain = 1.0, math.inf, 0
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Logits ``[B, C]`` of one strand, as given."""
@@ -407,6 +424,24 @@ class DNAClassifierSystem(pl.LightningModule):
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, self.test_metrics, "test_")
 
+    def on_validation_end(self) -> None:
+        # Runs where EarlyStopping reads the same (reduced, synchronised) val_loss: after every check.
+        patience = self.hparams.get("lr_decay_patience")
+        loss = self.trainer.callback_metrics.get("val_loss")
+        if patience is None or self.trainer.sanity_checking or loss is None:
+            return
+        if float(loss) < self._best_val_loss:
+            self._best_val_loss, self._checks_without_gain = float(loss), 0
+            return
+        self._checks_without_gain += 1
+        if self._checks_without_gain >= patience:
+            factor = self.hparams.lr_decay_factor
+            self.lr_scale *= factor
+            self._checks_without_gain = 0
+            for optimizer in self.trainer.optimizers:  # at once, not from the next scheduler step
+                for group in optimizer.param_groups:
+                    group["lr"] *= factor
+
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         return self.probabilities(batch["input_ids"], batch["attention_mask"])
 
@@ -425,8 +460,9 @@ class DNAClassifierSystem(pl.LightningModule):
             lr=self.hparams.learning_rate,
         )
         warmup = self.hparams.warmup_steps
+        self._reset_lr_decay()  # a new optimizer (every fit) starts at the full rate
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
+            optimizer, lambda step: (min(1.0, (step + 1) / warmup) if warmup else 1.0) * self.lr_scale
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
