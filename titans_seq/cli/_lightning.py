@@ -6,6 +6,8 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from titans_seq.estimators._common import lightning_warnings_hidden
+
 
 @contextmanager
 def hide_lightning_warnings() -> Iterator[None]:
@@ -13,9 +15,9 @@ def hide_lightning_warnings() -> Iterator[None]:
 
     - "LightningCLI's args parameter ...": the commands pass ``args=argv`` on purpose, because the console
       script's own ``sys.argv`` also holds the domain name (``titans-seq forecast fit ...``).
-    - "... LeafSpec ...": Lightning 2.6 on torch 2.13 calls a deprecated torch pytree API.
+    - and what :func:`~titans_seq.estimators._common.lightning_warnings_hidden` always hides; Lightning's
+      advice (workers, logging interval) stays, as a command-line user sees its progress and settings.
     """
-    with warnings.catch_warnings():
+    with lightning_warnings_hidden(verbose=True), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
-        warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
         yield

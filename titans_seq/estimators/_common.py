@@ -14,6 +14,9 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,28 @@ def quiet_lightning() -> None:
     """Silence Lightning's banners (its loggers must be configured after it is imported)."""
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextmanager
+def lightning_warnings_hidden(verbose: bool = False) -> Iterator[None]:
+    """Hide Lightning's warnings that a user of ours cannot act on; with ``verbose``, keep its advice.
+
+    Always hidden: "... LeafSpec ...", Lightning 2.6 calling a torch pytree API deprecated in torch 2.13.
+    Hidden unless ``verbose``: Lightning's hints (few dataloader workers, the logging interval, other
+    ``PossibleUserWarning``), which are about its own defaults, not about an estimator's settings.
+    """
+    from lightning.fabric.utilities.warnings import PossibleUserWarning
+
+    quiet_lightning()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+        if not verbose:
+            warnings.filterwarnings("ignore", category=PossibleUserWarning)
+            warnings.filterwarnings("ignore", module=r"lightning\..*")
+            warnings.filterwarnings(
+                "ignore", message=r".*(num_workers|does not have many workers|log_every_n_steps).*"
+            )
+        yield
 
 
 def make_trainer(

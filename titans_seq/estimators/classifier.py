@@ -14,9 +14,7 @@ import inspect
 import json
 import numbers
 import os
-import warnings
 from collections.abc import Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +29,9 @@ from titans_seq.adapters.dna import POOLINGS, STRANDS, check_stem
 from titans_seq.data.dna import SequenceSet, check_classification_data, validate_labels, validate_sequences
 from titans_seq.estimators._common import (
     fit_keeping_best,
+    lightning_warnings_hidden,
     load_model_dir,
     make_trainer,
-    quiet_lightning,
     save_model_dir,
 )
 from titans_seq.models import TitansConfig
@@ -57,21 +55,6 @@ class FitSummary:
     best_val_loss: float | None
 
 
-@contextmanager
-def _quiet(verbose: bool):
-    """Lightning's hints (few dataloader workers, logging interval, ...) are not for estimator users."""
-    quiet_lightning()
-    with warnings.catch_warnings():
-        # Lightning 2.6 calling a torch API deprecated in torch 2.13: nothing a user can act on.
-        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-        if not verbose:
-            from lightning.fabric.utilities.warnings import PossibleUserWarning
-
-            warnings.filterwarnings("ignore", category=PossibleUserWarning)
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        yield
-
-
 def _split_callbacks(trainer_kwargs: dict[str, Any] | None) -> tuple[dict[str, Any], list]:
     kwargs = dict(trainer_kwargs or {})
     return kwargs, list(kwargs.pop("callbacks", None) or [])
@@ -92,7 +75,7 @@ def train_with_early_stopping(
     written unless ``trainer_kwargs`` asks for a logger. ``patience=None`` trains ``max_epochs`` (or until
     ``trainer_kwargs["max_time"]``) and keeps the last weights.
     """
-    with _quiet(verbose):
+    with lightning_warnings_hidden(verbose):
         fit = fit_keeping_best(
             system,
             datamodule,
@@ -119,7 +102,7 @@ def predict_probabilities(
     # Limits must not cut prediction short: every sequence gets its row.
     for key in ("max_time", "max_steps", "limit_predict_batches"):
         kwargs.pop(key, None)
-    with _quiet(verbose):
+    with lightning_warnings_hidden(verbose):
         trainer = make_trainer(max_epochs=1, verbose=verbose, callbacks=extra, trainer_kwargs=kwargs)
         batches = trainer.predict(system, datamodule=datamodule)
     system.trainer = None

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import numbers
 import os
-import warnings
 from dataclasses import asdict
 from typing import Any
 
@@ -44,7 +43,7 @@ from titans_seq.data.timeseries import (
     prepare_long_frame,
     to_long,
 )
-from titans_seq.estimators._common import load_model_dir, save_model_dir
+from titans_seq.estimators._common import lightning_warnings_hidden, load_model_dir, save_model_dir
 from titans_seq.estimators._forecast_store import (
     SeriesStore,
     backtest_windows,
@@ -269,10 +268,7 @@ class TitansForecaster(BaseEstimator):
             PatchTitansForecaster(config), learning_rate=self.learning_rate, **training
         )
         datamodule = WindowDataModule(train, val, batch_size=self.batch_size)
-        with warnings.catch_warnings():
-            if not self.verbose:  # Lightning's advice (workers, logging intervals) is noise for an estimator
-                warnings.filterwarnings("ignore", module=r"lightning\..*")
-                warnings.filterwarnings("ignore", message=r".*(LeafSpec|num_workers|log_every_n_steps).*")
+        with lightning_warnings_hidden(self.verbose):
             summary = fit_restoring_best(
                 module,
                 datamodule,
