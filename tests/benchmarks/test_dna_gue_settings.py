@@ -37,7 +37,7 @@ def test_every_recipe_has_the_benchmark_defaults() -> None:
             "strands": model["strands"],
             "dropout": model["dropout"],
             "lr": model["learning_rate"],
-            "lr_decay_patience": model.get("lr_decay_patience"),
+            "lr_decay_patience": model["lr_decay_patience"],
             "batch_size": data["batch_size"],
             "kmer": data["kmer"],
             "patience": config["trainer"]["callbacks"][0]["init_args"]["patience"],
@@ -115,3 +115,20 @@ def test_import_rows_refuses_bad_input_before_writing(tmp_path: Path, capsys) ->
         assert stopped.value.code == 2
         assert message in capsys.readouterr().err
     assert ((tmp_path / "main.csv").read_text(), (tmp_path / "main.md").read_text()) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seeds", "0"], "--seeds must be >= 1 and --minutes > 0, got 0 and 10.0"),
+        (["--lr-decay-patience", "-1"], "--lr-decay-patience must be >= 0 (0: constant rate), got -1"),
+        (["--tasks", "gue_human_tf_9"], "unknown task or model 'gue_human_tf_9'"),
+    ],
+)
+def test_bad_options_stop_before_any_training(argv: list[str], message: str, tmp_path: Path, capsys) -> None:
+    gue = load_script("dna_gue")
+    with pytest.raises(SystemExit) as stopped:
+        gue.main([*argv, "--output", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
