@@ -86,3 +86,13 @@ def test_a_second_fit_starts_from_the_full_rate() -> None:
 def test_bad_decay_settings_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DNAClassifierSystem(backbone=TINY, **kwargs)
+
+
+def test_a_standalone_validation_leaves_the_schedule_alone() -> None:
+    system = fit_scripted([1.0], lr_decay_patience=1)
+    system.val_losses, system.checks = [2.0, 3.0], 0
+    rng = np.random.default_rng(2)
+    data = SequenceSet(["".join(rng.choice(list("ACGT"), 24)) for _ in range(8)], np.array([0, 1] * 4))
+    trainer = make_trainer(max_epochs=1, verbose=False)
+    trainer.validate(system, datamodule=DNADataModule.from_sets(data, data, batch_size=8), verbose=False)
+    assert system.lr_scale == 1.0 and system._checks_without_gain == 0

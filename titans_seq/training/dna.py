@@ -425,10 +425,11 @@ class DNAClassifierSystem(pl.LightningModule):
         self._evaluate(batch, self.test_metrics, "test_")
 
     def on_validation_end(self) -> None:
-        # Runs where EarlyStopping reads the same (reduced, synchronised) val_loss: after every check.
+        # After every validation check, reading the same reduced (and synchronised) val_loss as EarlyStopping;
+        # a standalone trainer.validate() leaves the schedule alone.
         patience = self.hparams.get("lr_decay_patience")
         loss = self.trainer.callback_metrics.get("val_loss")
-        if patience is None or self.trainer.sanity_checking or loss is None:
+        if patience is None or loss is None or self.trainer.sanity_checking or self.trainer.state.fn != "fit":
             return
         if float(loss) < self._best_val_loss:
             self._best_val_loss, self._checks_without_gain = float(loss), 0
