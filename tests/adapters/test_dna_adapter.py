@@ -144,6 +144,17 @@ def test_the_first_stem_convolution_folded_into_the_embedding_has_the_same_value
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("tok", [CharTokenizer(), KmerTokenizer(3)], ids=["bases", "3mers"])
+def test_the_first_stem_convolution_returns_channels_first_activations(tok) -> None:
+    # Convolved with the folded weight as einsum returns it (a strided view), oneDNN gave a channels-last
+    # activation; the backward pass then met it beside contiguous gradients and the first GELU's backward
+    # ran 10x slower. float32 and a GUE-sized batch: the case where oneDNN picks the layout.
+    model = _model(tok=tok, dtype=torch.float32, stem=(9, 2, 4)).train()
+    activations = model._embedded_first_conv(torch.randint(1, 5, (64, 101)))
+    assert activations.shape == (64, 16, 101)
+    assert activations.stride() == (16 * 101, 101, 1)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
