@@ -303,7 +303,7 @@ class DNAClassifier(nn.Module):
         kernel = conv.kernel_size[0]
         if vocab < self.embedding.embedding_dim:
             # contiguous: given einsum's strided result, oneDNN returns channels-last activations, and the
-            # backward pass of every later stem op then mixes layouts (measured 2-10x slower per op)
+            # backward pass of every later stem op then mixes layouts (measured 2.4-9x slower per op)
             weight = torch.einsum("oik,vi->ovk", conv.weight, self.embedding.weight).contiguous()  # [D, V, k]
             x = nn.functional.one_hot(ids, vocab).to(weight.dtype).transpose(1, 2)  # [B, V, L]
             return nn.functional.conv1d(nn.functional.pad(x, (kernel - 1, 0)), weight, conv.bias)
