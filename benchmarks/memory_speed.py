@@ -7,8 +7,12 @@ high-water mark cannot be reset.
 
 Models (width 64, 4 heads of 16, memory MLP depth 2 with expansion 4 for all memory models):
 
-- ``ours``           titans_seq.NeuralMemory, kernel="chunk" (eager PyTorch), paper's update rule
+- ``ours``           titans_seq.NeuralMemory at its defaults, kernel="chunk" (eager PyTorch): the paper's
+                     update rule, per-token read (y_t = M_t(q_t), dual form), surprise clamp 1.0
 - ``ours-compiled``  the same, kernel="compiled" (per-chunk steps through torch.compile; warm-up excluded)
+- ``ours-chunk-start``, ``ours-compiled-chunk-start``: read="chunk_start" and no clamp, the layer's
+                     defaults before the per-token read; ``x chunk-start`` is each default's step time
+                     over that of its chunk-start twin in the same run (the cost of the per-token read)
 - ``tp-default``     titans_pytorch.NeuralMemory(dim=64, dim_head=16, heads=4, chunk_size=C): its default
                      takes every chunk's gradient at the initial weights (not the paper's rule)
 - ``tp-faithful``    the same with batch_size=C: weights updated after every chunk (the paper's rule).
@@ -45,7 +49,16 @@ import torch.nn.functional as F
 from torch import nn
 
 BATCH, DIM, HEADS, DIM_HEAD = 4, 64, 4, 16
-MODELS = ["ours", "ours-compiled", "tp-default", "tp-faithful", "attention"]
+MODELS = [
+    "ours",
+    "ours-compiled",
+    "ours-chunk-start",
+    "ours-compiled-chunk-start",
+    "tp-default",
+    "tp-faithful",
+    "attention",
+]
+CHUNK_START_TWIN = {"ours": "ours-chunk-start", "ours-compiled": "ours-compiled-chunk-start"}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -67,11 +80,14 @@ class CausalAttention(nn.Module):
 
 def build(name: str, chunk: int) -> nn.Module:
     torch.manual_seed(0)
-    if name in ("ours", "ours-compiled"):
+    if name.startswith("ours"):
         from titans_seq import NeuralMemory
 
-        kernel = "compiled" if name == "ours-compiled" else "chunk"
-        return NeuralMemory(DIM, heads=HEADS, chunk_size=chunk, depth=2, expansion=4.0, kernel=kernel)
+        kernel = "compiled" if name.startswith("ours-compiled") else "chunk"
+        before = {"read": "chunk_start", "max_grad_norm": None} if name.endswith("chunk-start") else {}
+        return NeuralMemory(
+            DIM, heads=HEADS, chunk_size=chunk, depth=2, expansion=4.0, kernel=kernel, **before
+        )
     if name.startswith("tp-"):
         from titans_pytorch import NeuralMemory as PeerMemory
 
@@ -127,7 +143,7 @@ def _peak_child(name: str, chunk: int, length: int, train: bool) -> None:
     torch.set_num_threads(2)
     model = build(name, chunk)
     x = torch.randn(BATCH, length, DIM)
-    if name == "ours-compiled":  # compile outside the measured window
+    if name.startswith("ours-compiled"):  # compile outside the measured window
         run_once(model, x[:, : min(length, 4 * chunk)], train)
         model.zero_grad(set_to_none=True)
     base = _current_rss_mb()
@@ -187,16 +203,20 @@ def matmul_gflops() -> float:
     return 2 * 1024**3 / statistics.median(times) / 1e9
 
 
-def flops_per_token(name: str, train: bool) -> float | None:
+def flops_per_token(name: str, chunk: int, train: bool) -> float | None:
     """Model FLOPs per token of the memory layers (matmuls only; training = 3x inference)."""
-    if name not in ("ours", "ours-compiled"):
+    if not name.startswith("ours"):
         return None
     hidden = DIM_HEAD * 4
+    layers = DIM_HEAD * hidden + hidden * DIM_HEAD  # d_in * d_out summed over the 2 layers
     per_head = (
-        2 * 2 * (DIM_HEAD * hidden + hidden * DIM_HEAD)  # retrieval and key forward through 2 layers
+        2 * 2 * layers  # retrieval and key forward through 2 layers
         + 2 * DIM_HEAD * hidden  # error back through the second layer
         + 2 * 2 * 2 * (DIM_HEAD * hidden)  # both weighted gradient sums, both layers
     )
+    if not name.endswith("chunk-start"):
+        # the per-token read: H S_0 per layer, and per layer the C x C scores H X^T and (m * scores) D
+        per_head += 2 * layers + 2 * chunk * 2 * (DIM_HEAD + hidden)
     projections = 2 * DIM * (3 * DIM + 3 * HEADS + DIM + DIM)
     inference = HEADS * per_head + projections
     return 3 * inference if train else inference
@@ -262,10 +282,14 @@ def main() -> None:
                         continue
                     sec = statistics.median(times[n])
                     tps = BATCH * length / sec
-                    flops = flops_per_token(n, train)
+                    flops = flops_per_token(n, chunk, train)
+                    twin = CHUNK_START_TWIN.get(n)
                     row.update(
                         tokens_per_s=round(tps),
                         vs_tp_default=round(peer / sec, 2) if peer else "",
+                        vs_chunk_start=round(sec / statistics.median(times[twin]), 2)
+                        if twin in times
+                        else "",
                         gflops=round(flops * tps / 1e9, 1) if flops else "",
                     )
                     if not (args.quick or args.no_peak) and length == 8192:
@@ -278,7 +302,8 @@ def main() -> None:
 
 
 def write_results(rows: list[dict], rate: float, output: Path, command: str) -> None:
-    fields = ["model", "chunk", "length", "mode", "tokens_per_s", "vs_tp_default", "gflops", "peak_mb"]
+    fields = ["model", "chunk", "length", "mode", "tokens_per_s", "vs_tp_default", "vs_chunk_start"]
+    fields += ["gflops", "peak_mb"]
     fields.append("skipped")
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=fields, extrasaction="ignore")
@@ -291,17 +316,21 @@ def write_results(rows: list[dict], rate: float, output: Path, command: str) -> 
         f"{torch.__version__}, 2 threads, float32, batch {BATCH}, width {DIM}, {HEADS} heads of {DIM_HEAD}\n"
         f"- measured float32 matmul rate (1024^3 mm): {rate:.1f} GFLOP/s\n"
         f"- tokens/s = batch x length / median step time; vs_tp_default = speed ratio against "
-        f"titans-pytorch's default in the same run; peak_mb = resident memory above setup, fresh process\n\n"
+        f"titans-pytorch's default in the same run; x chunk-start = step time over that of the same kernel "
+        f"with the chunk-start read and no clamp (the cost of the per-token read and the clamp); "
+        f"peak_mb = resident memory above setup, fresh process\n\n"
     )
-    md = [header, "| model | C | T | mode | tokens/s | x tp-default | GFLOP/s | peak MB |", "|" + "---|" * 8]
+    columns = "| model | C | T | mode | tokens/s | x tp-default | x chunk-start | GFLOP/s | peak MB |"
+    md = [header, columns, "|" + "---|" * 9]
     for r in rows:
         if r.get("skipped"):
             where = f"| {r['model']} | {r['chunk']} | {r['length']} | {r['mode']} |"
-            md.append(f"{where} skipped: {r['skipped']} ||||")
+            md.append(f"{where} skipped: {r['skipped']} |||||")
         else:
             md.append(
                 f"| {r['model']} | {r['chunk']} | {r['length']} | {r['mode']} | {r['tokens_per_s']} | "
-                f"{r['vs_tp_default']} | {r['gflops']} | {r.get('peak_mb', '')} |"
+                f"{r['vs_tp_default']} | {r.get('vs_chunk_start', '')} | {r['gflops']} | "
+                f"{r.get('peak_mb', '')} |"
             )
     output.parent.mkdir(parents=True, exist_ok=True)
     for suffix, text in ((".csv", table.getvalue()), (".md", "\n".join(md) + "\n")):

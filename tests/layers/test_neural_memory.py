@@ -150,9 +150,9 @@ def test_bad_input_and_mismatched_state():
 
 
 def test_retrieve_reads_without_writing():
-    """``retrieve`` on a chunk-aligned state equals the forward output of the next chunk (both read the
-    committed weights), and leaves the state untouched."""
-    mem = _layer(chunk_size=4)
+    """``retrieve`` on a chunk-aligned state equals the forward output of the next chunk under the
+    chunk-start read (both read the committed weights), and leaves the state untouched."""
+    mem = _layer(chunk_size=4, read="chunk_start")
     x = torch.randn(2, 12, 16, dtype=torch.float64)
     _, state = mem(x[:, :8])
     read = mem.retrieve(x[:, 8:], state)

@@ -16,8 +16,8 @@ from titans_seq.memory import memory_chunked, memory_naive
 TOL = dict(rtol=1e-9, atol=1e-10)
 
 
-def _run(kernel, p, chunk, max_grad_norm=None):
-    y, state = kernel(p["q"], p["k"], p["v"], p["gates"](), p["state"], chunk, max_grad_norm)
+def _run(kernel, p, chunk, max_grad_norm=None, read="token"):
+    y, state = kernel(p["q"], p["k"], p["v"], p["gates"](), p["state"], chunk, max_grad_norm, read=read)
     # a loss that touches the outputs and every part of the final state, with unequal weights
     probe = lambda t: (t * torch.linspace(-1.0, 2.0, t.numel(), dtype=t.dtype).view_as(t)).sum()  # noqa: E731
     loss = probe(y) + sum(probe(w) for w in state.weights) + sum(probe(s) for s in state.momentum)
@@ -38,27 +38,50 @@ def _assert_same(a, b):
         torch.testing.assert_close(x, y, **TOL, msg=lambda m, i=i: f"gradient of leaf {i}: {m}")
 
 
+@pytest.mark.parametrize("read", ["token", "chunk_start"])
 @pytest.mark.parametrize("depth", [1, 2])
-@pytest.mark.parametrize("chunk", [1, 4, 16])
+@pytest.mark.parametrize("chunk", [1, 4, 16, 64])
 @pytest.mark.parametrize("length", [1, 7, 63, 100])
-def test_outputs_state_and_gradients_match(length, chunk, depth):
+def test_outputs_state_and_gradients_match(length, chunk, depth, read):
     p = make_problem(length, depth, seed=length * 31 + chunk)
-    _assert_same(_run(memory_naive, p, chunk), _run(memory_chunked, p, chunk))
+    _assert_same(_run(memory_naive, p, chunk, read=read), _run(memory_chunked, p, chunk, read=read))
 
 
+@pytest.mark.parametrize("read", ["token", "chunk_start"])
+@pytest.mark.parametrize("chunk", [1, 16])
 @pytest.mark.parametrize(
     "momentum, decay, max_grad_norm",
-    [(False, True, None), (True, False, None), (True, True, 0.25), (False, False, 0.25)],
-    ids=["no-momentum", "no-decay", "clamped", "no-momentum-no-decay-clamped"],
+    [
+        (False, True, None),
+        (True, False, None),
+        (True, True, 0.25),
+        (False, False, 0.25),
+        (False, False, None),
+    ],
+    ids=["no-momentum", "no-decay", "clamped", "no-momentum-no-decay-clamped", "no-momentum-no-decay"],
 )
-def test_ablations_and_clamp_match(momentum, decay, max_grad_norm):
+def test_ablations_and_clamp_match(momentum, decay, max_grad_norm, chunk, read):
     p = make_problem(45, depth=2, seed=5, momentum=momentum, decay=decay)
-    _assert_same(_run(memory_naive, p, 8, max_grad_norm), _run(memory_chunked, p, 8, max_grad_norm))
+    _assert_same(
+        _run(memory_naive, p, chunk, max_grad_norm, read), _run(memory_chunked, p, chunk, max_grad_norm, read)
+    )
 
 
-def test_deeper_memory_matches():
-    p = make_problem(29, depth=3, seed=11)
-    _assert_same(_run(memory_naive, p, 8), _run(memory_chunked, p, 8))
+@pytest.mark.parametrize("read", ["token", "chunk_start"])
+@pytest.mark.parametrize("chunk, length", [(4, 29), (16, 37), (64, 70)])
+def test_deeper_memory_matches(chunk, length, read):
+    p = make_problem(length, depth=3, seed=11)
+    _assert_same(_run(memory_naive, p, chunk, 0.5, read), _run(memory_chunked, p, chunk, 0.5, read))
+
+
+def test_the_two_reads_differ_only_inside_chunks():
+    """The read changes what a query sees, never what is written: same final state, other outputs."""
+    p = make_problem(40, depth=2, seed=3)
+    y_tok, s_tok, _ = _run(memory_chunked, p, 8, read="token")
+    y_start, s_start, _ = _run(memory_chunked, p, 8, read="chunk_start")
+    for a, b in zip(s_tok.weights + s_tok.momentum, s_start.weights + s_start.momentum, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+    assert (y_tok - y_start).abs().max() > 1e-3
 
 
 def test_clamp_is_active_in_the_clamped_case():

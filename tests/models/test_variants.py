@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from titans_seq.layers import NeuralMemory
+from titans_seq.memory import READS
 from titans_seq.models import (
     ABLATIONS,
     BLOCKS,
@@ -25,7 +26,7 @@ from titans_seq.models import (
     TitansBackbone,
     TitansConfig,
 )
-from titans_seq.models.config import MEMORY_KERNELS
+from titans_seq.models.config import MEMORY_KERNELS, MEMORY_READS
 
 DIM, LENGTH = 16, 37
 TOL = dict(rtol=1e-10, atol=1e-12)
@@ -77,6 +78,14 @@ def test_config_accepts_exactly_the_memory_kernels():
         MemoryConfig(kernel="no-such-kernel")
 
 
+def test_config_accepts_exactly_the_memory_reads():
+    assert MEMORY_READS == READS
+    for read in MEMORY_READS:
+        NeuralMemory(DIM, heads=2, read=read)
+    with pytest.raises(ValueError, match=r"memory.read must be one of \['chunk_start', 'token'\]"):
+        MemoryConfig(read="per-chunk")
+
+
 # ---------------------------------------------------------------------- the shared contract
 @variants
 def test_output_shape(variant):
@@ -119,6 +128,40 @@ def test_only_memory_reaches_beyond_the_attention(variant):
     with torch.no_grad():
         change = (model(x2)[0][:, -1] - model(x)[0][:, -1]).abs().amax()
     assert change == 0 if variant == "swa" else change > 1e-8
+
+
+@pytest.mark.parametrize("read", ["token", "chunk_start"])
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v != "swa"])
+def test_memory_reads_earlier_tokens_of_its_own_chunk(variant, read):
+    """Chunk 16, convolution width 4: the first block's memory output at token 45 depends on its input at
+    token 33 (same chunk, 12 tokens back, beyond the convolution) through the per-token read only. The
+    memory's own input is made a leaf, so attention cannot carry the dependence."""
+    config = replace(
+        _config(variant),
+        memory=MemoryConfig(heads=2, chunk_size=16, expansion=2.0, read=read),
+        attention=AttentionConfig(heads=2, window=64, persistent_tokens=2),
+    )
+    model = _model(config)
+    memory = model.blocks[0].memory
+    captured = {}
+
+    def leaf_input(module, args):
+        captured["x"] = args[0].detach().requires_grad_(True)
+        return (captured["x"], *args[1:])
+
+    def keep_output(module, args, output):
+        captured["y"] = output[0]
+
+    memory.register_forward_pre_hook(leaf_input)
+    memory.register_forward_hook(keep_output)
+    model(_input(64))
+    (grad,) = torch.autograd.grad(captured["y"][:, 45].sum(), captured["x"])
+    reach = grad[:, 33].abs().amax()
+    assert grad[:, 42:46].abs().amax() > 0  # within the convolution's reach both reads see the input
+    if read == "token":
+        assert reach > 1e-6
+    else:
+        assert reach == 0
 
 
 @variants

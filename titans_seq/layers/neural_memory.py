@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from titans_seq._checks import check_int
 from titans_seq.memory import (
+    READS,
     MemoryGates,
     MemoryState,
     initial_state,
@@ -55,7 +56,14 @@ class NeuralMemory(nn.Module):
     weight_decay : use the forget gate (alpha); ``False`` is the "no weight decay" ablation.
     conv_kernel : width of the causal depthwise convolution after q/k/v; 0 is the "no conv" ablation.
     max_lr : upper bound of the data-dependent inner learning rate theta.
-    max_grad_norm : optional clamp on each token's surprise norm (stability on long streams).
+    max_grad_norm : clamp on each token's surprise norm, all layers together (default 1.0; ``None`` turns
+        it off). It bounds every token's write by ``theta * max_grad_norm``, which keeps the memory finite
+        over the whole gate range at any chunk size (a deep memory at ``theta = max_lr`` otherwise diverges
+        even at chunk 1); see ``memory/README.md``.
+    read : ``"token"`` (default): each query reads the weights after its own token's write,
+        ``y_t = M_t(q_t)``, as the paper defines ``M_t`` token by token (computed in the dual form, no
+        per-token weight copy); ``"chunk_start"``: queries read their chunk's start weights (cheaper, the
+        ablation: a query then cannot see earlier tokens of its own chunk beyond the convolution).
     kernel : ``"chunk"`` (parallel, the default), ``"compiled"`` (the same kernel with its per-chunk steps
         compiled by ``torch.compile``: 2-3x faster per chunk after a warm-up of seconds per new shape;
         needs a C++ compiler on CPU) or ``"naive"`` (per-token reference, slow).
@@ -83,8 +91,9 @@ class NeuralMemory(nn.Module):
         weight_decay: bool = True,
         conv_kernel: int = 4,
         max_lr: float = 0.1,
-        max_grad_norm: float | None = None,
+        max_grad_norm: float | None = 1.0,
         kernel: str = "chunk",
+        read: str = "token",
     ) -> None:
         super().__init__()
         check_int("dim", dim, 1)
@@ -99,11 +108,14 @@ class NeuralMemory(nn.Module):
         check_int("dim_head", dim_head, 1)
         if kernel not in _KERNELS:
             raise ValueError(f"kernel must be one of {sorted(_KERNELS)}, got {kernel!r}")
+        if read not in READS:
+            raise ValueError(f"read must be one of {list(READS)}, got {read!r}")
         if not max_lr > 0:
             raise ValueError(f"max_lr must be > 0, got {max_lr}")
         if max_grad_norm is not None and not max_grad_norm > 0:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {max_grad_norm}")
         self.dim, self.heads, self.dim_head, self.chunk_size = dim, heads, dim_head, chunk_size
+        self.read = read
         self.use_momentum, self.use_weight_decay = momentum, weight_decay
         self.conv_kernel, self.max_lr, self.max_grad_norm, self.kernel = (
             conv_kernel,
@@ -130,8 +142,8 @@ class NeuralMemory(nn.Module):
         # Start with a moderate step (theta = 0.01), momentum 0.5 and a small forget rate (alpha = 0.001).
         # Measured at 8192 tokens (random inputs, depth 1 and 2): theta = 0.02 or eta = 0.8 already diverge
         # at chunk 64, because a chunk sums C gradients taken at one point; a forget rate near 0.5 decays
-        # the weights to denormal floats (100x slower, PERFORMANCE_NOTES). Training may move the gates:
-        # ``max_grad_norm`` bounds each token's surprise, so with alpha > 0 the weights stay bounded.
+        # the weights to denormal floats (100x slower). Training may move the gates anywhere in their
+        # range: the default surprise clamp (max_grad_norm) is what keeps every setting finite.
         nn.init.normal_(self.to_gates.weight, std=0.02)
         h = self.heads
         with torch.no_grad():
@@ -195,7 +207,7 @@ class NeuralMemory(nn.Module):
         project, output = _layer_functions(self.kernel == "compiled")
         q, k, v, gates, cache = project(self, x, state)
         kernel = _KERNELS[self.kernel]
-        retrieved, state = kernel(q, k, v, gates, state, self.chunk_size, self.max_grad_norm)
+        retrieved, state = kernel(q, k, v, gates, state, self.chunk_size, self.max_grad_norm, read=self.read)
         return output(self, retrieved, x), replace(state, conv_cache=cache)
 
     def _checked_state(self, x: Tensor, state: MemoryState | None) -> MemoryState:
@@ -246,7 +258,8 @@ class NeuralMemory(nn.Module):
         return (
             f"dim={self.dim}, heads={self.heads}, dim_head={self.dim_head}, chunk_size={self.chunk_size}, "
             f"depth={len(self.memory_init)}, momentum={self.use_momentum}, "
-            f"weight_decay={self.use_weight_decay}, conv_kernel={self.conv_kernel}, kernel={self.kernel!r}"
+            f"weight_decay={self.use_weight_decay}, conv_kernel={self.conv_kernel}, kernel={self.kernel!r}, "
+            f"read={self.read!r}"
         )
 
 

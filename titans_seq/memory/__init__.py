@@ -5,9 +5,11 @@ from titans_seq.memory.mlp import forward as retrieve
 from titans_seq.memory.mlp import memory_shapes
 from titans_seq.memory.naive import memory_naive
 from titans_seq.memory.state import LOG_GATE_FLOOR, MemoryGates, MemoryState, PendingTokens, initial_state
+from titans_seq.memory.validation import READS
 
 __all__ = [
     "LOG_GATE_FLOOR",
+    "READS",
     "MemoryGates",
     "MemoryState",
     "PendingTokens",

@@ -6,8 +6,10 @@ inside a chunk every gradient is taken at the weights the chunk started with):
     u_t = grad_M ||M_ref(k_t) - v_t||^2          (surprise; autograd, not the hand-derived formula)
     S_t = eta_t * S_{t-1} - theta_t * u_t         (momentum)
     M_t = (1 - alpha_t) * M_{t-1} + S_t           (forgetting)
-    y_t = M_ref(q_t)                               (retrieval, no update)
+    y_t = M_t(q_t)                                 (retrieval, no update; read="token", the default)
+    y_t = M_ref(q_t)                               (read="chunk_start", the ablation)
 
+``M_t`` is formed here as an explicit weight copy per token, which is what the chunked kernel avoids.
 With ``chunk_size = 1`` the reference weights are ``M_{t-1}`` and this is the exact per-token
 recurrence. It is slow on purpose: the chunked kernel is tested against it.
 """
@@ -31,9 +33,10 @@ def memory_naive(
     state: MemoryState,
     chunk_size: int,
     max_grad_norm: float | None = None,
+    read: str = "token",
 ) -> tuple[Tensor, MemoryState]:
-    """Run the memory token by token. Shapes as in :func:`titans_seq.memory.memory_chunked`."""
-    check_kernel_inputs(queries, keys, values, gates, state, chunk_size)
+    """Run the memory token by token. Shapes and arguments as in :func:`titans_seq.memory.memory_chunked`."""
+    check_kernel_inputs(queries, keys, values, gates, state, chunk_size, read)
     batch, length, heads, _ = queries.shape
     gates = gates.clamped()
     pending = state.pending
@@ -58,7 +61,7 @@ def memory_naive(
         if (start_position + t) % chunk_size == 0:
             ref_weights = weights
             chunk_start = (weights, momentum, t)
-        if t >= replay:
+        if t >= replay and read == "chunk_start":
             outputs.append(mlp.forward(tuple(ref_weights), q[:, t - replay : t - replay + 1]))
         surprise = _token_gradient(ref_weights, k[:, t : t + 1], v[:, t : t + 1])
         if max_grad_norm is not None:
@@ -70,6 +73,8 @@ def memory_naive(
         keep = torch.ones_like(theta) if log_keep is None else log_keep[:, t, None, None].exp()
         momentum = [eta * s - theta * u for s, u in zip(momentum, surprise, strict=True)]
         weights = [keep * w + s for w, s in zip(weights, momentum, strict=True)]
+        if t >= replay and read == "token":
+            outputs.append(mlp.forward(tuple(weights), q[:, t - replay : t - replay + 1]))
 
     total = k.shape[1]
     if (start_position + total) % chunk_size == 0:

@@ -6,10 +6,22 @@ from torch import Tensor
 
 from titans_seq.memory.state import MemoryGates, MemoryState
 
+# "token": y_t = M_t(q_t), the weights after token t's own write (the paper's per-token read, default);
+# "chunk_start": y_t = M(q_t) with the weights the token's chunk started with (the cheaper ablation).
+READS = ("token", "chunk_start")
+
 
 def check_kernel_inputs(
-    queries: Tensor, keys: Tensor, values: Tensor, gates: MemoryGates, state: MemoryState, chunk_size: int
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    gates: MemoryGates,
+    state: MemoryState,
+    chunk_size: int,
+    read: str,
 ) -> None:
+    if read not in READS:
+        raise ValueError(f"read must be one of {list(READS)}, got {read!r}")
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if queries.dim() != 4:

@@ -84,6 +84,7 @@ def _memory(config: TitansConfig) -> NeuralMemory:
         max_lr=m.max_lr,
         max_grad_norm=m.max_grad_norm,
         kernel=m.kernel,
+        read=m.read,
     )
 
 
@@ -188,8 +189,8 @@ class MACBlock(Block):
     2. ``a = Attn([persistent || h || u_S])``: causal inside the segment; ``h_j`` shares the position and
        the visibility of token ``j``;
     3. ``m, M = mem(norm(x_S + a), M)``: write the attention layer's output into the memory; ``m_t`` reads
-       it back with the weights at the start of ``t``'s chunk (chunks of ``memory.chunk_size`` divide ``W``),
-       so later chunks of the segment already see the writes of earlier ones;
+       it back with the weights after token ``t``'s own write (``memory.read="token"``; chunks of
+       ``memory.chunk_size`` divide ``W``), so it already sees the writes of the segment's earlier tokens;
     4. ``o = a ⊗ m`` with the same :class:`GatedCombine` as MAG; the block adds ``o`` to its input.
 
     Departures from the letter of the paper, each for a reason:
@@ -197,7 +198,8 @@ class MACBlock(Block):
     - causality (the output at ``t`` must not depend on later tokens): the paper lets every token of a
       segment see all of ``h``, but ``h_j`` is computed from token ``j``, so a token sees ``h_j`` only for
       ``j`` up to itself; and the paper's final read uses the memory after the whole segment, which holds
-      later tokens, so step 3 reads at chunk starts (the paper's own rule for its parallel form, sec. 3.2);
+      later tokens, so step 3 reads each token's own weights ``M_t`` instead (causal, and the paper's
+      per-token definition of ``M_t``);
     - step 3 writes the residual stream after attention, ``x + a`` (what a pre-norm residual attention layer
       outputs), not the bare branch ``a``: at initialisation ``a`` is an average over the segment that
       carries little of token ``t`` itself, which left the memory with nothing specific to store.

@@ -30,6 +30,7 @@ from titans_seq._checks import check_int
 VARIANTS = ("lmm", "mac", "mag", "mal", "swa")
 POSITIONS = ("learned", "none", "rotary")
 MEMORY_KERNELS = ("chunk", "compiled", "naive")  # NeuralMemory's kernels; a test pins the two together
+MEMORY_READS = ("token", "chunk_start")  # the memory kernels' reads; a test pins the two together
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ class MemoryConfig:
     weight_decay: bool = True  # forget gate (alpha); False = "w/o weight decay"
     conv_kernel: int = 4  # causal depthwise conv after q/k/v; 0 = "w/o convolution"
     max_lr: float = 0.1  # upper bound of the inner learning rate theta
-    max_grad_norm: float | None = None  # clamp on each token's surprise norm (long-stream stability)
+    max_grad_norm: float | None = 1.0  # clamp on each token's surprise norm (stability); None = off
     kernel: str = "chunk"  # "chunk" (parallel), "compiled" (chunk via torch.compile) or "naive" (reference)
+    read: str = "token"  # "token": y_t = M_t(q_t) (the paper); "chunk_start": chunk-start weights (ablation)
 
     def __post_init__(self) -> None:
         check_int("memory.heads", self.heads, 1)
@@ -59,6 +61,7 @@ class MemoryConfig:
         _check_bool("memory.momentum", self.momentum)
         _check_bool("memory.weight_decay", self.weight_decay)
         _check_choice("memory.kernel", self.kernel, MEMORY_KERNELS)
+        _check_choice("memory.read", self.read, MEMORY_READS)
 
 
 @dataclass(frozen=True)
