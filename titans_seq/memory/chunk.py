@@ -242,7 +242,8 @@ def _no_momentum_terms(lr: Tensor, log_a_end: Tensor) -> tuple[Tensor, Tensor, T
 
 
 def _pack(to_weights, to_momentum, keep, carry, decay) -> _Coefficients:
-    unsq = lambda t: t.unsqueeze(-1)  # noqa: E731  [n, bh, 1] -> [n, bh, 1, 1]
+    # contiguous, so that both reads hand the compiled step the same strides (no recompilation)
+    unsq = lambda t: t.unsqueeze(-1).contiguous()  # noqa: E731  [n, bh, 1] -> [n, bh, 1, 1]
     return _Coefficients(
         grad=torch.stack([to_weights, to_momentum], dim=1).unsqueeze(-1),
         keep=unsq(keep),

@@ -103,12 +103,13 @@ def _read_tokens(weights, momentum, queries, inputs_k, deltas, mix, start, carry
         if i > 0:
             h, slope, _ = _gelu_parts(z)
         scores = torch.bmm(h, x.transpose(1, 2))  # [N, C, C]: <h_t, x_i>
-        hw = torch.bmm(h, w)
-        z = hw * start
         hs = None
-        if carry is not None:
-            hs = torch.bmm(h, s)
-            z.addcmul_(hs, carry)
+        if carry is None:
+            hw = torch.bmm(h, w)
+            z = hw * start
+        else:  # H W_0 and H S_0 from one matmul
+            hw, hs = torch.bmm(h, torch.cat([w, s], dim=-1)).split(w.shape[-1], dim=-1)
+            z = torch.addcmul(hw * start, hs, carry)
         z.sub_(torch.bmm(mix * scores, d))
         if deep:
             _add_skip_(z, h)
@@ -132,17 +133,20 @@ def _read_tokens_backward(weights, momentum, inputs_k, deltas, mix, start, carry
         g_mixed = -torch.bmm(g_z, d.transpose(1, 2))  # [N, C, C]
         g_mix.addcmul_(g_mixed, scores)
         g_scores = g_mixed.mul_(mix)
-        g_za = g_z * start
-        g_h = torch.bmm(g_za, w.transpose(1, 2)).add_(torch.bmm(g_scores, x))
-        g_w.append(torch.bmm(h.transpose(1, 2), g_za))
         g_start += (hw * g_z).sum(-1, keepdim=True)
-        if carry is not None:
-            g_zb = g_z * carry
-            g_h.add_(torch.bmm(g_zb, s.transpose(1, 2)))
-            g_s.append(torch.bmm(h.transpose(1, 2), g_zb))
-            g_carry += (hs * g_z).sum(-1, keepdim=True)
-        else:
+        if carry is None:
+            g_za = g_z * start
+            g_h = torch.bmm(g_za, w.transpose(1, 2))
+            g_w.append(torch.bmm(h.transpose(1, 2), g_za))
             g_s.append(None)
+        else:  # the two matmuls of H W_0 and H S_0 back as one each
+            g_ab = torch.cat([g_z * start, g_z * carry], dim=-1)
+            g_h = torch.bmm(g_ab, torch.cat([w, s], dim=-1).transpose(1, 2))
+            g_ws = torch.bmm(h.transpose(1, 2), g_ab)
+            g_w.append(g_ws[..., : w.shape[-1]])
+            g_s.append(g_ws[..., w.shape[-1] :])
+            g_carry += (hs * g_z).sum(-1, keepdim=True)
+        g_h.add_(torch.bmm(g_scores, x))
         if deep:
             _add_skip_(g_h, g_z)
         g_x.append(torch.bmm(g_scores.transpose(1, 2), h))
@@ -215,6 +219,9 @@ def _step_functions(compiled: bool):
     if not compiled:
         return _forward_step, _backward_chunk
     if not _COMPILED:
+        # every (chunk size, read, clamp, dtype) is a graph of its own; dynamo's default limit of 8 graphs
+        # per function made the compiled kernel fall back to eager in a table of 2 chunk sizes x 2 reads
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         _COMPILED["forward"] = torch.compile(_forward_step, dynamic=False)
         _COMPILED["backward"] = torch.compile(_backward_chunk, dynamic=False)
     return _COMPILED["forward"], _COMPILED["backward"]
