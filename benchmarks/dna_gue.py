@@ -209,7 +209,9 @@ def titans_backbone(args: argparse.Namespace) -> TitansConfig:
         dim=args.dim,
         depth=args.blocks,
         ffn_expansion=2.0,
-        memory=MemoryConfig(heads=args.heads, chunk_size=args.chunk_size, depth=args.memory_depth),
+        memory=MemoryConfig(
+            heads=args.heads, chunk_size=args.chunk_size, depth=args.memory_depth, read=args.memory_read
+        ),
     )
 
 
@@ -452,6 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--memory-depth", type=int, default=1, help="1 = linear memory (fastest on CPU)")
     parser.add_argument("--chunk-size", type=int, default=16)
+    parser.add_argument(
+        "--memory-read",
+        choices=("token", "chunk_start"),
+        default="token",
+        help="token: each query reads its own token's weights; chunk_start: its chunk's (the ablation)",
+    )
     parser.add_argument("--dropout", type=float, default=0.1, help="Titans: dropout before the head")
     parser.add_argument(
         "--strands",

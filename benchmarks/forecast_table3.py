@@ -97,6 +97,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--output-dir", type=Path, default=None, help="default benchmarks/results")
     p.add_argument("--recipes", type=Path, default=ROOT / "recipes" / "forecast")
+    p.add_argument(
+        "--memory-read",
+        choices=("token", "chunk_start"),
+        default=None,
+        help="override the recipes' memory read (default: the recipe's, i.e. the library default 'token')",
+    )
     p.add_argument("--fresh", action="store_true", help="ignore runs cached in forecast_table3_runs.jsonl")
     p.add_argument("--smoke", action="store_true", help="tiny run: ETTh1, h=96, 10 CPU s, temporary folder")
     args = p.parse_args(argv)
@@ -112,9 +118,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------- runs
 
 
-def recipe_for(dataset: str, recipes: Path) -> dict[str, Any]:
+def recipe_for(dataset: str, recipes: Path, memory_read: str | None = None) -> dict[str, Any]:
+    """A dataset's recipe; ``memory_read`` overrides its memory's read (the per-token read's ablation)."""
     path = recipes / f"{benchmark_spec(dataset).name.lower()}.yaml"
     recipe = yaml.safe_load(path.read_text())
+    if memory_read is not None:
+        model = recipe["model"]["init_args"]
+        model["memory"] = {**model.get("memory", {}), "read": memory_read}
     resolved = path.resolve()
     # relative to the repository when inside it: the path is part of a run's cache key, so it must not
     # depend on where the repository was cloned
@@ -125,7 +135,7 @@ def recipe_for(dataset: str, recipes: Path) -> dict[str, Any]:
 def run_titans(dataset: str, h: int, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     import lightning.pytorch as pl
 
-    recipe = recipe_for(dataset, args.recipes)
+    recipe = recipe_for(dataset, args.recipes, args.memory_read)
     pl.seed_everything(seed, verbose=False)
     val_every = recipe["data"].get("val_every", 1)
     data = BenchmarkDataModule(
@@ -269,7 +279,7 @@ def load_cache(path: Path) -> list[dict[str, Any]]:
 
 def planned_config(model: str, dataset: str, args: argparse.Namespace) -> dict[str, Any]:
     if model == "titans":
-        recipe = recipe_for(dataset, args.recipes)
+        recipe = recipe_for(dataset, args.recipes, args.memory_read)
         return {"recipe": recipe["path"], **recipe["model"], "batch_size": recipe["data"]["batch_size"]}
     return {"loss": "MSE", "max_steps": args.max_steps, "val_check_steps": args.val_check}
 

@@ -12,7 +12,12 @@ from tests.benchmarks.conftest import ROOT, load_script
 
 def _args() -> argparse.Namespace:
     return argparse.Namespace(
-        budget=100.0, recipes=ROOT / "recipes" / "forecast", max_steps=100_000, val_check=100, threads=1
+        budget=100.0,
+        recipes=ROOT / "recipes" / "forecast",
+        max_steps=100_000,
+        val_check=100,
+        threads=1,
+        memory_read=None,
     )
 
 

@@ -3,8 +3,8 @@
 Shapes: ``input_ids [B, L]`` int64 token ids and ``attention_mask [B, L]`` bool (True on real tokens)
 -> ``logits [B, C]``.
 
-The backbone is causal: the memory reads with the weights its chunk started with and its convolution looks
-only back, so the output at position ``t`` never depends on later positions. This fixes three choices:
+The backbone is causal: the memory reads with the weights after each token's own write and its convolution
+looks only back, so the output at position ``t`` never depends on later positions. This fixes three choices:
 
 - **Padding goes right.** Each row's real tokens are moved to the front first (any padding layout is
   accepted), so padding only ever follows the real tokens and cannot change their outputs; pooling then
