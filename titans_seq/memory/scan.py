@@ -90,12 +90,13 @@ def _forward_chunk(weights, rows, values):
     return h[:, :first_key], hidden_inputs, deltas, pre_acts, slopes, pdfs
 
 
-def _read_tokens(weights, momentum, queries, inputs_k, deltas, mix, start, carry):
+def _read_tokens(weights, momentum, queries, inputs_k, deltas, mix, start, carry, finish=True):
     """The per-token read ``y_t = M_{W_t}(q_t)`` of one chunk in the dual form.
 
     Layer l: ``Z = a (H W_0) + b (H S_0) + H R - (mix * (H X^T)) D``, with X, D the key rows' inputs and
     deltas at the chunk-start weights (``mix`` already holds the clamp's factors). Returns ``y`` and, per
-    layer, ``(H, H X^T, H W_0, H S_0, gelu'(Z_prev))`` for the backward pass.
+    layer, ``(H, H X^T, H W_0, H S_0, gelu'(Z_prev))`` for the backward pass (which passes
+    ``finish=False``: it needs the cache, not the last layer's output).
     """
     deep = len(weights) > 1
     h, z, slope, cache = queries, queries, None, []
@@ -110,10 +111,12 @@ def _read_tokens(weights, momentum, queries, inputs_k, deltas, mix, start, carry
         else:  # H W_0 and H S_0 from one matmul
             hw, hs = torch.bmm(h, torch.cat([w, s], dim=-1)).split(w.shape[-1], dim=-1)
             z = torch.addcmul(hw * start, hs, carry)
+        cache.append((h, scores, hw, hs, slope))
+        if i == len(weights) - 1 and not finish:
+            break
         z.sub_(torch.bmm(mix * scores, d))
         if deep:
             _add_skip_(z, h)
-        cache.append((h, scores, hw, hs, slope))
     return z, cache
 
 
@@ -158,10 +161,18 @@ def _read_tokens_backward(weights, momentum, inputs_k, deltas, mix, start, carry
 
 
 def _clamp_scale(inputs_k, deltas, max_grad_norm):
-    """Per-token factor min(1, tau / ||u_t||) with ||u_t||^2 = sum_l ||x_l||^2 ||delta_l||^2; and rho."""
-    sq = sum(x.pow(2).sum(-1) * d.pow(2).sum(-1) for x, d in zip(inputs_k, deltas, strict=True))
+    """Per-token factor min(1, tau / ||u_t||) ``[N, C, 1]``, ||u_t||^2 = sum_l ||x_l||^2 ||delta_l||^2.
+
+    Also returns rho = ||u_t|| ``[N, C]`` and the per-layer squared row norms ``(|x_l|^2, |d_l|^2)``
+    ``[N, C, 1]``, which the backward pass reuses.
+    """
+    norms = [
+        (x.square().sum(-1, keepdim=True), d.square().sum(-1, keepdim=True))
+        for x, d in zip(inputs_k, deltas, strict=True)
+    ]
+    sq = sum(nx * nd for nx, nd in norms).squeeze(-1)
     rho = sq.clamp_min(1e-24).sqrt()
-    return (max_grad_norm / rho).clamp(max=1.0), rho
+    return (max_grad_norm / rho).clamp(max=1.0).unsqueeze(-1), rho, norms
 
 
 def _weighted_gradient_sums(x: Tensor, d: Tensor, c: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
@@ -196,7 +207,7 @@ def _forward_step(weights, momentum, rows, values, coef, keep, carry, decay, rea
     c, w = coef.unbind(0)
     scale = None
     if max_grad_norm is not None:
-        scale = _clamp_scale(inputs_k, deltas, max_grad_norm)[0].unsqueeze(-1)
+        scale = _clamp_scale(inputs_k, deltas, max_grad_norm)[0]
         c, w = c * scale, w * scale
     if read is not None:
         queries, mix, start, token_carry = read
@@ -326,8 +337,7 @@ def _backward_chunk(
     inputs_k = [h[:, first_key:] for h in hidden_inputs]
     c, w = coef.unbind(0)  # [N, C, 1] each
     if tau is not None:
-        scale, rho = _clamp_scale(inputs_k, deltas, tau)
-        scale = scale.unsqueeze(-1)
+        scale, rho, norms = _clamp_scale(inputs_k, deltas, tau)
         c_eff, w_eff = c * scale, w * scale
     else:
         c_eff, w_eff = c, w
@@ -361,7 +371,9 @@ def _backward_chunk(
     if read is not None:
         queries, mix, start, token_carry = read
         mix_eff = mix if tau is None else mix * scale.transpose(1, 2)
-        _, cache = _read_tokens(weights, momentum, queries, inputs_k, deltas, mix_eff, start, token_carry)
+        _, cache = _read_tokens(
+            weights, momentum, queries, inputs_k, deltas, mix_eff, start, token_carry, finish=False
+        )
         g_q, g_w0, g_s0, g_x, g_d, g_mix_eff, g_start, g_token_carry = _read_tokens_backward(
             weights, momentum, inputs_k, deltas, mix_eff, start, token_carry, cache, grad_y_q
         )
@@ -382,8 +394,8 @@ def _backward_chunk(
         # where the clamp is active, scale = tau / rho and rho^2 = sum_l |x_l|^2 |d_l|^2
         kappa = torch.where(rho > tau, -g_scale * tau / rho.pow(3), torch.zeros_like(rho)).unsqueeze(-1)
         for i, (x, d) in enumerate(zip(inputs_k, deltas, strict=True)):
-            g_inputs[i] = g_inputs[i] + kappa * d.pow(2).sum(-1, keepdim=True) * x
-            g_deltas[i] = g_deltas[i] + kappa * x.pow(2).sum(-1, keepdim=True) * d
+            g_inputs[i] = g_inputs[i] + (kappa * norms[i][1]) * x
+            g_deltas[i] = g_deltas[i] + (kappa * norms[i][0]) * d
 
     # the delta chain, D_l = (D_{l+1} W_{l+1}^T + D_{l+1} R^T) * gelu'(Z_l), walked from the first layer up
     g_pre_k = [None] * depth  # second-order gradient reaching Z_l (key rows) through gelu'
