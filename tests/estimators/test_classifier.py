@@ -7,6 +7,7 @@ one-block width-16 memory model trains on them in about a second.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -143,6 +144,18 @@ def test_save_load_gives_identical_probabilities(fitted: TitansSequenceClassifie
     assert loaded.get_params() == fitted.get_params()
     assert loaded.classes_.tolist() == fitted.classes_.tolist()
     assert titans_seq.TitansSequenceClassifier is TitansSequenceClassifier
+
+
+def test_a_classifier_saved_before_the_per_token_read_is_refused(
+    fitted: TitansSequenceClassifier, tmp_path: Path
+) -> None:
+    path = fitted.save(tmp_path / "model")
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(
+        json.dumps({**config, "format": "titans_seq.TitansSequenceClassifier/1"})
+    )
+    with pytest.raises(ValueError, match=r"an older model: its memory read its chunk-start weights"):
+        TitansSequenceClassifier.load(path)
 
 
 def test_pipeline_cross_val_score_and_grid_search() -> None:

@@ -179,6 +179,15 @@ def test_save_and_load_give_identical_forecasts_without_unpickling(tmp_path, fit
     assert pickle.loads(pickle.dumps(fitted)).predict().equals(fitted.predict())
 
 
+def test_a_forecaster_saved_before_the_per_token_read_is_refused(tmp_path, fitted):
+    path = tmp_path / "model"
+    fitted.save(path)
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "format_version": 1}))
+    with pytest.raises(ValueError, match="holds a format-1 forecaster; this titans_seq reads format 2"):
+        TitansForecaster.load(path)
+
+
 def test_cross_validation_is_causal_and_matches_the_data(frame, fitted):
     cv = fitted.cross_validation(frame, n_windows=2, step_size=H, train=False)
     assert len(cv) == 2 * H * len(LENGTHS)

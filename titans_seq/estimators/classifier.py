@@ -37,7 +37,9 @@ from titans_seq.estimators._common import (
 from titans_seq.models import TitansConfig
 from titans_seq.training.dna import MAX_KMER, DNAClassifierSystem, DNADataModule, stratified_split
 
-FORMAT = "titans_seq.TitansSequenceClassifier/1"
+# /2: the memory reads per-token weights, a deep memory has a skip path and the surprise clamp is on by
+# default; a /1 model's weights compute a different function under this code
+FORMAT = "titans_seq.TitansSequenceClassifier/2"
 # Trainer settings the estimator picks (``trainer_kwargs`` overrides them): clip gradients, as the inner
 # memory updates can produce rare large outer gradients, and skip Lightning's sanity validation batches.
 FIT_DEFAULTS: dict[str, Any] = {"gradient_clip_val": 1.0, "num_sanity_val_steps": 0}
@@ -372,7 +374,10 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         """Load a model written by :meth:`save` (no unpickling: JSON config and safetensors weights)."""
         config, state = load_model_dir(path)
         if config.get("format") != FORMAT:
-            raise ValueError(f"{path} holds {config.get('format')!r}, not a {FORMAT} model")
+            hint = ""
+            if str(config.get("format", "")).startswith("titans_seq.TitansSequenceClassifier/"):
+                hint = " (an older model: its memory read its chunk-start weights, so refit it)"
+            raise ValueError(f"{path} holds {config.get('format')!r}, not a {FORMAT} model{hint}")
         params = dict(config["params"])
         if params.get("backbone") is not None:
             params["backbone"] = TitansConfig.from_dict(params["backbone"])

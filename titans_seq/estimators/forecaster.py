@@ -57,7 +57,9 @@ from titans_seq.estimators._forecast_store import (
 logger = logging.getLogger(__name__)
 
 FORMAT = "titans_seq.TitansForecaster"
-FORMAT_VERSION = 1
+# 2: the memory reads per-token weights, a deep memory has a skip path and the surprise clamp is on by
+# default; a version-1 model's weights compute a different function under this code
+FORMAT_VERSION = 2
 MODEL_KEYS = ("dropout", "ffn_expansion", "memory", "attention", "revin", "revin_affine")
 TRAINING_KEYS = ("loss", "weight_decay")
 _INFERENCE_BATCH = 2048
@@ -554,8 +556,14 @@ class TitansForecaster(BaseEstimator):
         config, state = load_model_dir(path)
         if config.get("format") != FORMAT:
             raise ValueError(f"{path} holds {config.get('format')!r}, not a saved TitansForecaster")
-        if config.get("format_version", 0) > FORMAT_VERSION:
+        version = config.get("format_version", 0)
+        if version > FORMAT_VERSION:
             raise ValueError(f"{path} was written by a newer titans_seq ({config.get('titans_seq_version')})")
+        if version < FORMAT_VERSION:
+            raise ValueError(
+                f"{path} holds a format-{version} forecaster; this titans_seq reads format {FORMAT_VERSION} "
+                "(its memory reads per-token weights, so older weights would forecast differently): refit it"
+            )
         est = cls(**config["params"])
         model = PatchTitansForecaster(PatchForecasterConfig.from_dict(config["model"]))
         model.load_state_dict(state)
