@@ -35,6 +35,7 @@ test: $(VENV)/.installed
 # long runs, kept out of the test suite (see README for their runtimes and results files)
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/memory_speed.py
+	$(PY) benchmarks/memory_stability.py
 
 bench-recall: $(VENV)/.installed
 	$(PY) recipes/recall/needle.py --minutes 15 --output recipes/recall/results.md
