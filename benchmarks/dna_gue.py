@@ -541,8 +541,9 @@ def settings(args: argparse.Namespace) -> str:
     decay = f" halved after {args.lr_decay_patience} checks without gain" if args.lr_decay_patience else ""
     return (
         f"Titans: {args.variant.upper()}, dim {args.dim}, {args.blocks} block(s), "
-        f"memory depth {args.memory_depth}, {args.heads} heads, chunk {args.chunk_size}, {args.pooling} "
-        f"pooling, {args.kmer}-mer tokens, {args.strands} strand(s){stem}; dropout {args.dropout}, lr "
+        f"memory depth {args.memory_depth}, {args.heads} heads, chunk {args.chunk_size}, "
+        f"{args.memory_read} read, {args.pooling} pooling, {args.kmer}-mer tokens, {args.strands} strand(s)"
+        f"{stem}; dropout {args.dropout}, lr "
         f"{args.lr}{decay}, batch {args.batch_size}, patience {args.patience}; reverse-complement "
         f"augmentation + averaging: {args.rc} tasks."
     )
