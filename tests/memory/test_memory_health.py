@@ -60,7 +60,7 @@ def test_a_strong_forget_gate_does_not_kill_a_deep_memory():
     weights = tuple(torch.randn(HEADS, i, o, generator=gen) / i**0.5 for i, o in memory_shapes(DIM, 2, 4.0))
     with torch.no_grad():
         y, state = memory_chunked(q, k, v, _gates(length, 0.01, 0.5, 0.05), initial_state(weights, 1), 16)
-    assert y[:, -1024:].abs().amax() > 0.1
+    assert y[:, -1024:].abs().amax() > 1e-3  # exactly 0 without the skip path
     assert all(w.abs().amax() > 1e-3 for w in state.weights)
     forgotten = initial_state(tuple(torch.zeros_like(w) for w in weights), 1)
     recent = slice(length - 8, length)
@@ -96,5 +96,5 @@ def test_largest_step_size_stays_finite_and_bounded(chunk, inputs, eta_bias):
     assert torch.isfinite(y).all()
     norms = [w.flatten(2).norm(dim=-1).amax().item() for w in state.weights]
     assert max(norms) < bound
-    if eta_bias == 0.0:  # measured 1.0-25 at eta = 0.5, up to 936 at eta = 0.99 (chunk 64, repeated)
+    if eta_bias == 0.0:  # measured 0.9-25 at eta = 0.5, up to 772 at eta = 0.99 (chunk 64, repeated)
         assert max(norms) < 50.0

@@ -3,12 +3,14 @@
 Depth L uses weights ``W_1 .. W_L`` with GELU between layers (depth 1 = a linear matrix memory).
 Weights are batched ``[N, d_in, d_out]`` and inputs ``[N, T, d]`` (N = batch x heads).
 
-A deep memory (L >= 2) adds a fixed skip path to every layer: ``z_l = h_l W_l + h_l R_l``, where ``R_l``
-is the rectangular identity (the first ``min(d_in, d_out)`` features pass through, the rest are zero).
-The weights the memory learns and forgets are the ``W_l``; forgetting therefore pulls the memory towards
-the fixed map ``R`` (``gelu`` of the key, for depth 2) instead of towards the all-zero network, which is a
-fixed point that no gradient leaves (every layer's gradient is proportional to the other layers' weights).
-Why, and what it guarantees: ``memory/README.md``. A linear memory has no such fixed point and no skip.
+A deep memory (L >= 2) adds a fixed skip path to every layer but the last: ``z_l = h_l W_l + h_l R_l``
+for ``l < L``, where ``R_l`` is the rectangular identity (the first ``min(d_in, d_out)`` features pass
+through, the rest are zero). The weights the memory learns and forgets are the ``W_l``. Without the skip,
+the all-zero network is a fixed point that no gradient leaves (every layer's gradient is proportional to
+the other layers' weights), and forgetting drives the weights towards it; with it, the last layer's input
+is never zero there, so the last layer keeps writing and the others follow. The last layer has no skip, so
+a fully forgotten memory reads 0 rather than an echo of the query. Why, and what it guarantees:
+``memory/README.md``. A linear memory has no such fixed point and no skip.
 
 The inner loss is ``l(M; k, v) = ||M(k) - v||^2`` (paper eq. 12, summed over the head dimension). Its
 gradient with respect to ``W_l`` for one token is the outer product ``h_{l-1}^T delta_l`` of the layer's
@@ -43,11 +45,11 @@ def skip(h: Tensor, width: int) -> Tensor:
 
 def forward(weights: tuple[Tensor, ...], x: Tensor) -> Tensor:
     """Retrieval ``M(x)``: ``x [N, T, d]`` -> ``[N, T, d]``, no update."""
-    deep = len(weights) > 1
+    last = len(weights) - 1
     h = x
     for i, w in enumerate(weights):
         if i > 0:
             h = gelu(h)
         z = h @ w
-        h = z + skip(h, w.shape[-1]) if deep else z
+        h = z + skip(h, w.shape[-1]) if i < last else z  # the skip path: every layer but the last
     return h

@@ -50,6 +50,12 @@ def _gelu_parts(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return act, slope, pdf
 
 
+def _skipped(layer: int, depth: int) -> bool:
+    """Whether ``layer`` of a memory of ``depth`` layers has the skip path (every layer but a deep memory's
+    last; see mlp.py)."""
+    return layer < depth - 1
+
+
 def _add_skip_(out: Tensor, inp: Tensor) -> Tensor:
     """``out += inp R`` in place, R the rectangular identity (mlp.skip); also its transpose, by symmetry."""
     shared = min(out.shape[-1], inp.shape[-1])
@@ -67,7 +73,7 @@ def _forward_chunk(weights, rows, values):
     ``pre_acts``/``slopes``/``pdfs`` z, gelu'(z), phi(z) of each hidden layer (the backward pass needs them).
     """
     first_key = rows.shape[1] - values.shape[1]
-    deep = len(weights) > 1
+    depth = len(weights)
     h = rows
     hidden_inputs, pre_acts, slopes, pdfs = [h], [], [], []
     for i, w in enumerate(weights):
@@ -79,12 +85,12 @@ def _forward_chunk(weights, rows, values):
             h = act
             hidden_inputs.append(h)
         z = torch.bmm(h, w)
-        h = _add_skip_(z, h) if deep else z
+        h = _add_skip_(z, h) if _skipped(i, depth) else z
     delta = (h[:, first_key:] - values).mul_(2.0)  # d ||y - v||^2 / dy
     deltas = [delta]
     for i in range(len(weights) - 1, 0, -1):
         back = torch.bmm(delta, weights[i].transpose(1, 2))
-        delta = (_add_skip_(back, delta) if deep else back).mul_(slopes[i - 1][:, first_key:])
+        delta = (_add_skip_(back, delta) if _skipped(i, depth) else back).mul_(slopes[i - 1][:, first_key:])
         deltas.append(delta)
     deltas.reverse()
     return h[:, :first_key], hidden_inputs, deltas, pre_acts, slopes, pdfs
@@ -98,7 +104,7 @@ def _read_tokens(weights, momentum, queries, inputs_k, deltas, mix, start, carry
     layer, ``(H, H X^T, H W_0, H S_0, gelu'(Z_prev))`` for the backward pass (which passes
     ``finish=False``: it needs the cache, not the last layer's output).
     """
-    deep = len(weights) > 1
+    depth = len(weights)
     h, z, slope, cache = queries, queries, None, []
     for i, (w, s, x, d) in enumerate(zip(weights, momentum, inputs_k, deltas, strict=True)):
         if i > 0:
@@ -115,14 +121,14 @@ def _read_tokens(weights, momentum, queries, inputs_k, deltas, mix, start, carry
         if i == len(weights) - 1 and not finish:
             break
         z.sub_(torch.bmm(mix * scores, d))
-        if deep:
+        if _skipped(i, depth):
             _add_skip_(z, h)
     return z, cache
 
 
 def _read_tokens_backward(weights, momentum, inputs_k, deltas, mix, start, carry, cache, grad_y):
     """Gradients of :func:`_read_tokens`: to the queries, W_0, S_0, X, D, mix, a and b."""
-    deep = len(weights) > 1
+    depth = len(weights)
     g_z = grad_y
     g_w, g_s, g_x, g_d = [], [], [], []
     g_mix = torch.zeros_like(mix)
@@ -150,7 +156,7 @@ def _read_tokens_backward(weights, momentum, inputs_k, deltas, mix, start, carry
             g_s.append(g_ws[..., w.shape[-1] :])
             g_carry += (hs * g_z).sum(-1, keepdim=True)
         g_h.add_(torch.bmm(g_scores, x))
-        if deep:
+        if _skipped(i, depth):
             _add_skip_(g_h, g_z)
         g_x.append(torch.bmm(g_scores.transpose(1, 2), h))
         if i > 0:
@@ -330,7 +336,6 @@ def _backward_chunk(
 ):
     """Gradients of one chunk, given the gradients flowing into its end state (see module docstring)."""
     depth = len(weights)
-    deep = depth > 1
     size = values.shape[1]
     first_key = rows.shape[1] - size
     _, hidden_inputs, deltas, pre_acts, slopes, pdfs = _forward_chunk(weights, rows, values)
@@ -397,14 +402,18 @@ def _backward_chunk(
             g_inputs[i] = g_inputs[i] + (kappa * norms[i][1]) * x
             g_deltas[i] = g_deltas[i] + (kappa * norms[i][0]) * d
 
-    # the delta chain, D_l = (D_{l+1} W_{l+1}^T + D_{l+1} R^T) * gelu'(Z_l), walked from the first layer up
+    # the delta chain, D_l = (D_{l+1} (W_{l+1} + R_{l+1})^T) * gelu'(Z_l), walked from the first layer up
     g_pre_k = [None] * depth  # second-order gradient reaching Z_l (key rows) through gelu'
     for layer in range(depth - 1):
         z_k = pre_acts[layer][:, first_key:]
-        p = _add_skip_(torch.bmm(deltas[layer + 1], weights[layer + 1].transpose(1, 2)), deltas[layer + 1])
+        p = torch.bmm(deltas[layer + 1], weights[layer + 1].transpose(1, 2))
+        if _skipped(layer + 1, depth):
+            _add_skip_(p, deltas[layer + 1])
         g_p = g_deltas[layer] * slopes[layer][:, first_key:]
         g_pre_k[layer] = g_deltas[layer] * p * pdfs[layer][:, first_key:] * (2.0 - z_k * z_k)
-        g_deltas[layer + 1] = _add_skip_(g_deltas[layer + 1] + torch.bmm(g_p, weights[layer + 1]), g_p)
+        g_deltas[layer + 1] = g_deltas[layer + 1] + torch.bmm(g_p, weights[layer + 1])
+        if _skipped(layer + 1, depth):
+            _add_skip_(g_deltas[layer + 1], g_p)
         g_weights[layer + 1] = g_weights[layer + 1] + torch.bmm(g_p.transpose(1, 2), deltas[layer + 1])
     g_out_k = 2.0 * g_deltas[-1]  # D_L = 2 (Y_k - v)
     g_values = -g_out_k
@@ -415,7 +424,7 @@ def _backward_chunk(
         h = hidden_inputs[layer]
         g_weights[layer] = g_weights[layer] + torch.bmm(h.transpose(1, 2), g_z)
         g_h = torch.bmm(g_z, weights[layer].transpose(1, 2))
-        if deep:
+        if _skipped(layer, depth):
             _add_skip_(g_h, g_z)
         g_h[:, first_key:] += g_inputs[layer]
         if layer > 0:
