@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     # A memory whose forget gate grows during training can decay its weights into denormal floats, which
-    # run ~100x slower on CPU (PERFORMANCE_NOTES); flushing them to zero changes nothing measurable.
+    # run ~100x slower on CPU (measured here; titans_seq/memory/README.md, gate initialisation); flushing
+    # them to zero changes nothing measurable.
     torch.set_flush_denormal(True)
     task = RecallTask(args.keys, args.values, args.distractors, args.pairs, gap=args.depth * args.window)
     too_short = [n for n in args.lengths if n < task.min_length()]

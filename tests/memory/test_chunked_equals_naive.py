@@ -74,7 +74,7 @@ def test_deeper_memory_matches(chunk, length, read):
     _assert_same(_run(memory_naive, p, chunk, 0.5, read), _run(memory_chunked, p, chunk, 0.5, read))
 
 
-def test_the_two_reads_differ_only_inside_chunks():
+def test_the_read_changes_outputs_not_state():
     """The read changes what a query sees, never what is written: same final state, other outputs."""
     p = make_problem(40, depth=2, seed=3)
     y_tok, s_tok, _ = _run(memory_chunked, p, 8, read="token")

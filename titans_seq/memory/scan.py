@@ -1,11 +1,12 @@
 """The chunk-by-chunk scan of the memory, with a hand-written backward pass.
 
-Autograd over the scan records ~35 tiny ops per chunk and spends most of its time on bookkeeping
-(PERFORMANCE_NOTES: ~80% per-op overhead). Here the forward runs as plain tensor ops and keeps only each
-chunk's start weights; the backward walks the chunks in reverse, recomputes the chunk's activations and
-applies the derivative of the unrolled update written out by hand, including the second-order terms
-(the surprise is itself a gradient, so its derivative needs gelu''). ``tests/memory`` checks it against
-the autograd-differentiated per-token reference. Derivation: ``memory/README.md``.
+Autograd over the scan records ~35 tiny ops per chunk and spends most of its time on bookkeeping (about
+80% per-op overhead, measured on a 2-core CPU; see the profiles in
+``benchmarks/results/memory_speed_profile_c64_*.txt``). Here the forward runs as plain tensor ops and
+keeps only each chunk's start weights; the backward walks the chunks in reverse, recomputes the chunk's
+activations and applies the derivative of the unrolled update written out by hand, including the
+second-order terms (the surprise is itself a gradient, so its derivative needs gelu''). ``tests/memory``
+checks it against the autograd-differentiated per-token reference. Derivation: ``memory/README.md``.
 
 Two reads. ``read=None`` (chunk-start read): every query of a chunk reads the chunk-start weights, and
 its rows go through the layers together with the key rows. With a :class:`TokenRead` (the per-token
