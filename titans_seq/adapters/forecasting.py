@@ -73,6 +73,9 @@ class PatchForecasterConfig:
     quantiles: tuple[float, ...] | None = None  # e.g. (0.1, 0.5, 0.9); None = point forecast
     revin: bool = True  # reversible instance normalisation of every window
     revin_affine: bool = False  # a learned scale/shift in RevIN (one pair shared by all series)
+    # one extra token before the patches, made from a context vector the caller passes (the history
+    # forecaster's summary of everything older than the window); the head reads it too
+    context_token: bool = False
 
     def __post_init__(self) -> None:
         for name in ("input_size", "h", "patch_len", "stride"):
@@ -100,6 +103,11 @@ class PatchForecasterConfig:
     @property
     def n_patches(self) -> int:
         return n_patches(self.input_size, self.patch_len, self.stride)
+
+    @property
+    def n_tokens(self) -> int:
+        """Backbone tokens per window: the patches, plus the context token when there is one."""
+        return self.n_patches + int(self.context_token)
 
     @property
     def n_outputs(self) -> int:
@@ -228,24 +236,38 @@ class PatchTitansForecaster(nn.Module):
         self.revin = RevIN(affine=config.revin_affine) if config.revin else None
         self.embed = PatchEmbedding(config.input_size, config.patch_len, config.stride, dim, config.dropout)
         self.backbone = TitansBackbone(config.backbone)
-        self.head = HorizonHead(config.n_patches, dim, config.h, config.n_outputs, config.dropout)
+        self.context = nn.Linear(dim, dim) if config.context_token else None
+        self.head = HorizonHead(config.n_tokens, dim, config.h, config.n_outputs, config.dropout)
 
-    def encode(self, series: Tensor) -> Tensor:
-        """Normalised series ``[N, L]`` -> backbone outputs per patch ``[N, n_patches, dim]`` (causal in
-        patches: output ``i`` depends on patches ``0..i`` only)."""
-        tokens, _ = self.backbone(self.embed(series))
-        return tokens
+    def encode(self, series: Tensor, context: Tensor | None = None) -> Tensor:
+        """Normalised series ``[N, L]`` (and the context ``[N, dim]`` with ``context_token``) -> backbone
+        outputs per token ``[N, n_tokens, dim]``, the context token first (causal in tokens: output ``i``
+        depends on tokens ``0..i`` only)."""
+        tokens = self.embed(series)
+        if self.context is not None:
+            tokens = torch.cat([self.context(context).unsqueeze(1), tokens], dim=1)
+        out, _ = self.backbone(tokens)
+        return out
 
-    def forward(self, x: Tensor) -> Tensor:
-        """``x [B, L, C]`` -> forecasts ``[B, H, C, Q]`` in the scale of ``x``."""
+    def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+        """``x [B, L, C]`` -> forecasts ``[B, H, C, Q]`` in the scale of ``x``.
+
+        ``context [B*C, dim]`` (series ``b * C + c``) is required with ``context_token`` and refused without.
+        """
         if x.dim() != 3 or x.shape[1] != self.config.input_size:
             raise ValueError(f"x must be [B, input_size={self.config.input_size}, C], got {tuple(x.shape)}")
         channels = x.shape[2]
+        expected = (x.shape[0] * channels, self.config.backbone.dim)
+        if self.context is None and context is not None:
+            raise ValueError("this forecaster has no context token: pass context=None")
+        if self.context is not None and (context is None or tuple(context.shape) != expected):
+            got = None if context is None else tuple(context.shape)
+            raise ValueError(f"context must be a {list(expected)} tensor (one vector per series), got {got}")
         series = rearrange(x, "b l c -> (b c) l")
         stats = None
         if self.revin is not None:
             series, stats = self.revin.normalize(series)
-        y = self.head(self.encode(series))  # [B*C, H, Q]
+        y = self.head(self.encode(series, context))  # [B*C, H, Q]
         if self.config.quantiles is not None:
             y, _ = torch.sort(y, dim=-1)
         if stats is not None:
@@ -269,6 +291,7 @@ def build_config(
     attention: dict[str, Any] | None = None,
     revin: bool = True,
     revin_affine: bool = False,
+    context_token: bool = False,
 ) -> PatchForecasterConfig:
     """A :class:`PatchForecasterConfig` from flat arguments (the form estimators and YAML recipes use).
 
@@ -295,6 +318,7 @@ def build_config(
         quantiles=None if quantiles is None else tuple(quantiles),
         revin=revin,
         revin_affine=revin_affine,
+        context_token=context_token,
     )
 
 

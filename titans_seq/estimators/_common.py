@@ -163,14 +163,25 @@ def fit_keeping_best(
     )
 
 
-def save_model_dir(path: str | os.PathLike, config: dict[str, Any], module: torch.nn.Module) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` into ``path`` atomically; returns the path."""
+def save_model_dir(
+    path: str | os.PathLike,
+    config: dict[str, Any],
+    module: torch.nn.Module,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` into ``path`` atomically; returns the path.
+
+    ``extra_tensors`` (names that are not parameter names) are stored beside the weights."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True, default=_jsonable))
         tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+        clash = sorted(set(tensors) & set(extra_tensors or {}))
+        if clash:
+            raise ValueError(f"extra tensors {clash} would overwrite model weights")
+        tensors |= {k: v.detach().cpu().contiguous() for k, v in (extra_tensors or {}).items()}
         save_file(tensors, str(staging / WEIGHTS_FILE))
         # mkdtemp creates 0700; give the saved model the permissions of a normally created directory
         umask = os.umask(0)

@@ -6,12 +6,18 @@ long frame ``unique_id, ds, <alias>`` continuing every series after its history;
 observations without retraining; ``cross_validation`` backtests; ``save``/``load`` use a directory with
 ``config.json`` and ``model.safetensors``.
 
-How the memory learns at test time: a forecast reads the newest ``input_size`` values of a series, cut into
-patches, and the neural memory *writes* those patches into its weights as it reads them (gradient steps on
-its associative loss, paper section 3.1) before the head forecasts from what it retrieved. The memory starts
-each window from its trained initial weights, so a forecast depends only on the series' recent history:
-``update`` appends new observations to that history, and the next ``predict`` lets the memory absorb them.
-``update`` then ``predict`` therefore equals ``predict`` with the longer history, exactly.
+How the memory learns at test time depends on ``context``:
+
+- ``"window"``: a forecast reads the newest ``input_size`` values of a series, cut into patches, and the
+  neural memory *writes* those patches into its weights as it reads them (gradient steps on its associative
+  loss, paper section 3.1) before the head forecasts from what it retrieved. The memory starts each window
+  from its trained initial weights, so a forecast depends on the last ``input_size`` values only, and
+  ``update`` then ``predict`` equals ``predict`` with the longer frame.
+- ``"history"``: a second memory reads every series from its first row, token by token, and keeps its state
+  per series (:mod:`titans_seq.adapters.history`); the forecast reads the window and that memory's summary
+  of everything before it. ``update(df)`` advances each state by the new rows only (cost proportional to
+  them), ``save``/``load`` keep the states, and ``predict(df=...)`` streams the given frame from its first
+  row, so ``update(a); update(b); predict()`` equals ``predict(df=train + a + b)``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 import titans_seq
 from titans_seq._checks import check_int
 from titans_seq.adapters.forecasting import PatchForecasterConfig, PatchTitansForecaster, build_config
+from titans_seq.adapters.history import HistoryForecasterConfig, HistoryTitansForecaster, build_history_config
 from titans_seq.data.timeseries import (
     ID_COL,
     TARGET_COL,
@@ -43,6 +50,7 @@ from titans_seq.data.timeseries import (
     prepare_long_frame,
     to_long,
 )
+from titans_seq.estimators import _history
 from titans_seq.estimators._common import lightning_warnings_hidden, load_model_dir, save_model_dir
 from titans_seq.estimators._forecast_store import (
     SeriesStore,
@@ -60,8 +68,12 @@ FORMAT = "titans_seq.TitansForecaster"
 # 2: the memory reads per-token weights, a deep memory has a skip path and the surprise clamp is on by
 # default; a version-1 model's weights compute a different function under this code
 FORMAT_VERSION = 2
-MODEL_KEYS = ("dropout", "ffn_expansion", "memory", "attention", "revin", "revin_affine")
+MODEL_KEYS = ("dropout", "ffn_expansion", "memory", "attention", "revin", "revin_affine", "history")
 TRAINING_KEYS = ("loss", "weight_decay")
+CONTEXTS = ("window", "history")
+# history training: tokens per crop (2048 rows at the default 16 rows per token) and forecasts per crop
+HISTORY_CROP_TOKENS = 128
+HISTORY_WINDOWS_PER_CROP = 8
 _INFERENCE_BATCH = 2048
 
 
@@ -77,7 +89,12 @@ class TitansForecaster(BaseEstimator):
     h : int
         Forecast horizon H (steps ahead).
     input_size : int
-        Lookback L: how many past values each forecast reads.
+        Lookback L: how many past values each forecast reads at full resolution.
+    context : str
+        ``"window"``: a forecast depends on the last ``input_size`` values only (the memory restarts for
+        every window). ``"history"``: a second memory also reads each series from its first row and keeps
+        its state, so a forecast depends on the whole history (see the module docs); ``update`` advances the
+        state by the new rows only.
     variant : str
         Titans variant: ``"lmm"`` (memory only, the paper's choice for time series), ``"mac"``, ``"mag"``,
         ``"mal"``, or ``"swa"`` (attention only, no memory).
@@ -101,7 +118,10 @@ class TitansForecaster(BaseEstimator):
     model_kwargs : dict or None
         Rarer settings: ``dropout``, ``ffn_expansion``, ``memory`` / ``attention`` (dicts overriding the
         backbone's memory and attention options, e.g. ``{"chunk_size": 2}``), ``revin``, ``revin_affine``,
-        ``loss`` (``"mse"`` or ``"mae"``) and ``weight_decay``.
+        ``loss`` (``"mse"`` or ``"mae"``), ``weight_decay``, and with ``context="history"`` ``history``, a
+        dict of ``token_len`` (rows per history token, default ``patch_len``), ``depth`` (history blocks,
+        1), ``memory`` (overrides of the history memory, default ``{"chunk_size": 16}``) and
+        ``crop_tokens`` (history tokens per training crop, 128).
     alias : str or None
         Name of the prediction column; ``None`` means ``"TitansForecaster"``.
     trainer_kwargs : dict or None
@@ -113,8 +133,10 @@ class TitansForecaster(BaseEstimator):
 
     Attributes
     ----------
-    model_ : PatchTitansForecaster
+    model_ : PatchTitansForecaster or HistoryTitansForecaster
         The trained ``nn.Module`` (eval mode).
+    history_ : dict
+        ``context="history"`` only: each series' :class:`~titans_seq.adapters.history.HistoryState`.
     series_ : SeriesStore
         Per-series history tail, last timestamp, frequency and scaling statistics.
     columns_ : dict
@@ -134,6 +156,7 @@ class TitansForecaster(BaseEstimator):
         self,
         h: int = 96,
         input_size: int = 96,
+        context: str = "window",
         variant: str = "lmm",
         hidden_size: int = 64,
         n_layers: int = 2,
@@ -152,6 +175,7 @@ class TitansForecaster(BaseEstimator):
     ) -> None:
         self.h = h
         self.input_size = input_size
+        self.context = context
         self.variant = variant
         self.hidden_size = hidden_size
         self.n_layers = n_layers
@@ -231,7 +255,7 @@ class TitansForecaster(BaseEstimator):
 
     def _fit_frames(
         self,
-        config: PatchForecasterConfig,
+        config: PatchForecasterConfig | HistoryForecasterConfig,
         training: dict[str, Any],
         freqs: dict,
         train_long: pd.DataFrame,
@@ -242,34 +266,16 @@ class TitansForecaster(BaseEstimator):
         attributes."""
         from lightning.pytorch import seed_everything
 
-        from titans_seq.training.forecasting import ForecastingModule, WindowDataModule, fit_restoring_best
+        from titans_seq.training.forecasting import fit_restoring_best
 
         stats = {uid: scaling_stats(y) for uid, _, y in iter_series(train_long)}
         scaled = {uid: (y - stats[uid][0]) / stats[uid][1] for uid, _, y in iter_series(train_long)}
-        train = WindowDataset([s[:, None] for s in scaled.values()], self.input_size, self.h, list(scaled))
-        val = None
-        if len(val_long):
-            series = [
-                (np.concatenate([scaled[uid][-self.input_size :], (y - stats[uid][0]) / stats[uid][1]]), uid)
-                for uid, _, y in iter_series(val_long)
-            ]
-            short = [
-                (uid, len(s) - self.input_size) for s, uid in series if len(s) < self.input_size + self.h
-            ]
-            if short:
-                raise ValueError(
-                    f"series {short[0][0]!r} has {short[0][1]} validation rows; h={self.h} needed"
-                )
-            val = WindowDataset(
-                [s[:, None] for s, _ in series], self.input_size, self.h, [u for _, u in series]
-            )
-
         if self.random_state is not None:
             seed_everything(self.random_state, workers=True, verbose=False)
-        module = ForecastingModule.from_model(
-            PatchTitansForecaster(config), learning_rate=self.learning_rate, **training
-        )
-        datamodule = WindowDataModule(train, val, batch_size=self.batch_size)
+        if isinstance(config, HistoryForecasterConfig):
+            module, datamodule, n_windows = self._history_training(config, training, stats, scaled, val_long)
+        else:
+            module, datamodule, n_windows = self._window_training(config, training, stats, scaled, val_long)
         with lightning_warnings_hidden(self.verbose):
             summary = fit_restoring_best(
                 module,
@@ -292,9 +298,68 @@ class TitansForecaster(BaseEstimator):
             std={u: s[1] for u, s in stats.items()},
             keep=self.input_size,
         )
+        if isinstance(config, HistoryForecasterConfig):
+            self.history_ = _history.advance_histories(self.model_, self._scaled(full))
+        else:
+            self.__dict__.pop("history_", None)
         self.columns_ = dict(columns)
         self.fit_summary_ = asdict(summary)
-        self.n_windows_ = {"train": len(train), "val": 0 if val is None else len(val)}
+        self.n_windows_ = n_windows
+
+    def _scaled(self, long: pd.DataFrame, stats: dict | None = None) -> dict:
+        """Each series' values of canonical ``long``, scaled by ``stats`` (default the stored ones)."""
+        if stats is None:
+            stats = {u: (self.series_.mean[u], self.series_.std[u]) for u in self.series_.ids}
+        return {uid: (y - stats[uid][0]) / stats[uid][1] for uid, _, y in iter_series(long)}
+
+    def _history_training(self, config, training, stats, scaled, val_long):
+        """Lightning module and data of a history fit: every series from its first training row."""
+        from titans_seq.training.history import HistoryDataModule, HistoryModule, HistorySeries
+
+        val = self._scaled(val_long, stats) if len(val_long) else {}
+        series = [
+            HistorySeries(np.concatenate([y, val.get(uid, y[:0])]), len(y)) for uid, y in scaled.items()
+        ]
+        crop_tokens = training.pop("crop_tokens", HISTORY_CROP_TOKENS)
+        module = HistoryModule(
+            HistoryTitansForecaster(config),
+            series,
+            crop_tokens=crop_tokens,
+            windows_per_crop=HISTORY_WINDOWS_PER_CROP,
+            learning_rate=self.learning_rate,
+            **training,
+        )
+        crops_per_step = max(1, -(-self.batch_size // HISTORY_WINDOWS_PER_CROP))
+        datamodule = HistoryDataModule(module, crops_per_step=crops_per_step)
+        n_val = sum(max(0, len(v) - self.h + 1) for v in val.values())
+        return module, datamodule, {"train_crops": len(module.crops), "val": n_val}
+
+    def _window_training(self, config, training, stats, scaled, val_long):
+        """Lightning module and data of a window fit."""
+        from titans_seq.training.forecasting import ForecastingModule, WindowDataModule
+
+        train = WindowDataset([s[:, None] for s in scaled.values()], self.input_size, self.h, list(scaled))
+        val = None
+        if len(val_long):
+            series = [
+                (np.concatenate([scaled[uid][-self.input_size :], (y - stats[uid][0]) / stats[uid][1]]), uid)
+                for uid, _, y in iter_series(val_long)
+            ]
+            short = [
+                (uid, len(s) - self.input_size) for s, uid in series if len(s) < self.input_size + self.h
+            ]
+            if short:
+                raise ValueError(
+                    f"series {short[0][0]!r} has {short[0][1]} validation rows; h={self.h} needed"
+                )
+            val = WindowDataset(
+                [s[:, None] for s, _ in series], self.input_size, self.h, [u for _, u in series]
+            )
+        module = ForecastingModule.from_model(
+            PatchTitansForecaster(config), learning_rate=self.learning_rate, **training
+        )
+        datamodule = WindowDataModule(train, val, batch_size=self.batch_size)
+        return module, datamodule, {"train": len(train), "val": 0 if val is None else len(val)}
 
     def _val_rows(self, prepared: PreparedFrame, val_size: int | None) -> int:
         shortest = min(prepared.lengths().values())
@@ -314,7 +379,7 @@ class TitansForecaster(BaseEstimator):
             )
         return int(val_size)
 
-    def _validated_settings(self) -> tuple[PatchForecasterConfig, dict[str, Any]]:
+    def _validated_settings(self) -> tuple[PatchForecasterConfig | HistoryForecasterConfig, dict[str, Any]]:
         """Check every parameter and build the model configuration (raises before any data is read)."""
         check_window_sizes(self.h, self.input_size)
         for name in ("max_steps", "batch_size"):
@@ -331,10 +396,15 @@ class TitansForecaster(BaseEstimator):
         for name in ("model_kwargs", "trainer_kwargs"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
                 raise TypeError(f"{name} must be a dict or None, got {type(getattr(self, name)).__name__}")
+        if self.context not in CONTEXTS:
+            raise ValueError(f"context must be one of {list(CONTEXTS)}, got {self.context!r}")
         extra = dict(self.model_kwargs or {})
         unknown = sorted(set(extra) - set(MODEL_KEYS) - set(TRAINING_KEYS))
         if unknown:
             raise ValueError(f"unknown model_kwargs {unknown}; allowed: {sorted(MODEL_KEYS + TRAINING_KEYS)}")
+        history = extra.pop("history", None)
+        if history is not None and (self.context != "history" or not isinstance(history, dict)):
+            raise ValueError("model_kwargs['history'] must be a dict, and only with context='history'")
         config = build_config(
             h=self.h,
             input_size=self.input_size,
@@ -346,29 +416,56 @@ class TitansForecaster(BaseEstimator):
             quantiles=level_quantiles(self.level),
             **{k: v for k, v in extra.items() if k in MODEL_KEYS},
         )
-        return config, {k: v for k, v in extra.items() if k in TRAINING_KEYS}
+        training = {k: v for k, v in extra.items() if k in TRAINING_KEYS}
+        if self.context == "history":
+            history = {"memory": {"chunk_size": 16}} | dict(history or {})
+            crop_tokens = history.pop("crop_tokens", HISTORY_CROP_TOKENS)
+            check_int("model_kwargs['history']['crop_tokens']", crop_tokens, 1)
+            config = build_history_config(config, **history)
+            training["crop_tokens"] = crop_tokens
+        return config, training
 
     # ------------------------------------------------------------------ forecasting
     @property
     def alias_(self) -> str:
         return self.alias or type(self).__name__
 
+    @property
+    def _history_mode(self) -> bool:
+        return isinstance(self.model_, HistoryTitansForecaster)
+
     def _output_columns(self) -> tuple[list[str], list[int]]:
-        return output_columns(self.alias_, self.level, self.model_.config.quantiles)
+        model = self.model_
+        config = model.config.window if self._history_mode else model.config
+        return output_columns(self.alias_, self.level, config.quantiles)
 
     @torch.no_grad()
-    def _forecast(self, windows: np.ndarray, mean: np.ndarray, std: np.ndarray, h: int) -> np.ndarray:
-        """Raw windows ``[S, L]`` -> forecasts ``[S, h, K]`` (K output columns) in the raw scale."""
+    def _forecast(
+        self,
+        windows: np.ndarray,
+        mean: np.ndarray,
+        std: np.ndarray,
+        h: int,
+        contexts: torch.Tensor | None = None,
+    ) -> np.ndarray:
+        """Raw windows ``[S, L]`` (and, in history mode, their contexts ``[S, dim]``) -> forecasts
+        ``[S, h, K]`` (K output columns) in the raw scale."""
         model = self.model_
         was_training = model.training
         model.eval()  # dropout off; restored below so predict leaves the module as it found it
         try:
-            device = next(model.parameters()).device
+            param = next(model.parameters())
             scaled = (windows - mean[:, None]) / std[:, None]
             outputs = []
             for start in range(0, len(scaled), _INFERENCE_BATCH):
-                x = torch.as_tensor(scaled[start : start + _INFERENCE_BATCH, :, None], dtype=torch.float32)
-                outputs.append(model(x.to(device))[:, :h, 0].double().cpu().numpy())  # [b, h, Q]
+                x = torch.as_tensor(scaled[start : start + _INFERENCE_BATCH], dtype=param.dtype).to(
+                    param.device
+                )
+                if contexts is None:
+                    y = model(x[:, :, None])[:, :, 0]
+                else:
+                    y = model.forecast(x, contexts[start : start + _INFERENCE_BATCH].to(param))
+                outputs.append(y[:, :h].double().cpu().numpy())  # [b, h, Q]
         finally:
             model.train(was_training)
         out = np.concatenate(outputs) * std[:, None, None] + mean[:, None, None]
@@ -396,7 +493,8 @@ class TitansForecaster(BaseEstimator):
         df : pandas.DataFrame or None
             ``None``: continue the series seen in ``fit``/``update``. Otherwise a frame in the fit's layout
             and column names whose series (known or new, each with at least ``input_size`` rows) are
-            continued after their last row.
+            continued after their last row; with ``context="history"`` the frame is each series' whole
+            history, read from its first row (known series keep their training scale).
         h : int or None
             Steps to forecast, at most the trained ``h`` (default).
 
@@ -409,9 +507,12 @@ class TitansForecaster(BaseEstimator):
         check_is_fitted(self, "model_")
         h = self._horizon(h)
         store = self.series_
+        contexts = None
         if df is None:
             ids, frame, last, freqs = store.ids, None, store.last, store.freqs
             windows = np.stack([store.tails[u] for u in ids])
+            if self._history_mode:
+                contexts = _history.contexts(self.history_, ids)
         else:
             prepared = prepare_long_frame(
                 df, h=h, input_size=self.input_size, min_length=self.input_size, **self.columns_
@@ -420,12 +521,20 @@ class TitansForecaster(BaseEstimator):
             ids = prepared.series_ids
             windows = np.stack([y[-self.input_size :] for _, _, y in iter_series(frame)])
         mean, std = self._stats_for(ids, frame)
+        if frame is not None and self._history_mode:  # the frame is each series' whole history
+            stats = dict(zip(ids, zip(mean, std, strict=True), strict=True))
+            contexts = _history.contexts(
+                _history.advance_histories(self.model_, self._scaled(frame, stats)), ids
+            )
         return forecast_frame(
-            ids, last, freqs, self._forecast(windows, mean, std, h), self._output_columns()[0]
+            ids, last, freqs, self._forecast(windows, mean, std, h, contexts), self._output_columns()[0]
         )
 
     def update(self, df: pd.DataFrame) -> TitansForecaster:
         """Append new observations of known series (no retraining); the next ``predict`` continues from them.
+
+        With ``context="history"`` each series' memory reads the new rows (test-time learning with the trained
+        weights frozen), in time proportional to them. Nothing changes unless every row is accepted.
 
         Parameters
         ----------
@@ -445,7 +554,11 @@ class TitansForecaster(BaseEstimator):
         check_is_fitted(self, "model_")
         new = to_long(df, **self.columns_)
         check_continuation(new, self.series_.last, self.series_.freqs, what="update")
-        self.series_ = self.series_.appended(new)
+        series = self.series_.appended(new)
+        if self._history_mode:  # the new rows only: O(rows), whatever the length of the history
+            advanced = _history.advance_histories(self.model_, self._scaled(new), self.history_)
+            self.history_ = {**self.history_, **advanced}
+        self.series_ = series
         return self
 
     def cross_validation(
@@ -510,7 +623,10 @@ class TitansForecaster(BaseEstimator):
         uids = list(prepared.freqs)
         mean, std = self._stats_for(uids, head)
         per_window = np.repeat(np.arange(len(uids)), n_windows)
-        values = self._forecast(inputs, mean[per_window], std[per_window], self.h)
+        contexts = None
+        if self._history_mode:  # each window reads the memory of every row before its cutoff
+            contexts = self._backtest_contexts(prepared.frame, uids, mean, std, n_windows, step_size)
+        values = self._forecast(inputs, mean[per_window], std[per_window], self.h, contexts)
         out = pd.DataFrame(
             {
                 ID_COL: np.repeat(np.asarray(ids, dtype=object), self.h),
@@ -522,6 +638,25 @@ class TitansForecaster(BaseEstimator):
         for k, name in enumerate(self._output_columns()[0]):
             out[name] = values[..., k].reshape(-1)
         return out
+
+    @torch.no_grad()
+    def _backtest_contexts(self, frame, uids, mean, std, n_windows: int, step_size: int) -> torch.Tensor:
+        """History contexts of :func:`backtest_windows`' windows ``[S * n_windows, dim]``: one pass over
+        each series from its first row."""
+        model, param = self.model_, next(self.model_.parameters())
+        was_training = model.training
+        model.eval()
+        try:
+            out = []
+            for (uid, _, y), expected, m, s in zip(iter_series(frame), uids, mean, std, strict=True):
+                assert uid == expected, "series order changed"
+                values = torch.as_tensor((y - m) / s, dtype=param.dtype, device=param.device)[None]
+                starts = len(y) - self.h - (n_windows - 1 - np.arange(n_windows)) * step_size
+                outputs, _ = model.advance(values, model.init_state(1))
+                out.append(model.contexts_at(outputs, torch.as_tensor(starts))[0])
+        finally:
+            model.train(was_training)
+        return torch.cat(out)
 
     # ------------------------------------------------------------------ persistence and plots
     def save(self, path: str | os.PathLike) -> None:
@@ -538,6 +673,9 @@ class TitansForecaster(BaseEstimator):
             else:
                 logger.warning("trainer_kwargs[%r] (%s) is not saved", key, type(value).__name__)
         params["trainer_kwargs"] = kept or None
+        extra = None
+        if self._history_mode:
+            skeletons, extra = _history.to_tensors(self.history_, self.series_.ids)
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -548,7 +686,9 @@ class TitansForecaster(BaseEstimator):
             "series": self.series_.to_json(),
             "fit_summary": self.fit_summary_,
         }
-        save_model_dir(path, config, self.model_)
+        if extra is not None:
+            config["history_states"] = skeletons
+        save_model_dir(path, config, self.model_, extra)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TitansForecaster:
@@ -564,11 +704,18 @@ class TitansForecaster(BaseEstimator):
                 f"{path} holds a format-{version} forecaster; this titans_seq reads format {FORMAT_VERSION} "
                 "(its memory reads per-token weights, so older weights would forecast differently): refit it"
             )
-        est = cls(**config["params"])
-        model = PatchTitansForecaster(PatchForecasterConfig.from_dict(config["model"]))
+        est = cls(**{"context": "window"} | config["params"])  # saved before contexts existed: window
+        state, history = _history.split_weights(state)
+        if est.context == "history":
+            model = HistoryTitansForecaster(HistoryForecasterConfig.from_dict(config["model"]))
+        else:
+            model = PatchTitansForecaster(PatchForecasterConfig.from_dict(config["model"]))
+        model.to(next(iter(state.values())).dtype)  # before loading: a float64 model stays float64
         model.load_state_dict(state)
         est.model_ = model.eval()
         est.series_ = SeriesStore.from_json(config["series"], keep=est.input_size)
+        if est.context == "history":
+            est.history_ = _history.from_tensors(config["history_states"], history, est.series_.ids)
         est.columns_ = config["columns"]
         est.fit_summary_ = config["fit_summary"]
         return est
