@@ -132,16 +132,19 @@ def recipe_for(dataset: str, recipes: Path, memory_read: str | None = None) -> d
     return {"path": str(shown), "model": recipe["model"]["init_args"], "data": recipe["data"]["init_args"]}
 
 
-def run_titans(dataset: str, h: int, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+def run_titans(
+    dataset: str, h: int, args: argparse.Namespace, seed: int, input_size: int = LOOKBACK
+) -> dict[str, Any]:
+    """Our window forecaster from the dataset's recipe, at lookback ``input_size``."""
     import lightning.pytorch as pl
 
     recipe = recipe_for(dataset, args.recipes, args.memory_read)
     pl.seed_everything(seed, verbose=False)
     val_every = recipe["data"].get("val_every", 1)
     data = BenchmarkDataModule(
-        dataset, h=h, input_size=LOOKBACK, batch_size=recipe["data"]["batch_size"], val_every=val_every
+        dataset, h=h, input_size=input_size, batch_size=recipe["data"]["batch_size"], val_every=val_every
     )
-    module = ForecastingModule(h=h, input_size=LOOKBACK, **recipe["model"])
+    module = ForecastingModule(h=h, input_size=input_size, **recipe["model"])
     budget = CpuTimeBudget(args.budget)
     start = time.perf_counter()
     summary = fit_restoring_best(
@@ -159,7 +162,7 @@ def run_titans(dataset: str, h: int, args: argparse.Namespace, seed: int) -> dic
         for batch in data.test_dataloader():
             err = (module.point(module(batch["x"])) - batch["y"]).double()
             sq, ab, count = sq + err.pow(2).sum().item(), ab + err.abs().sum().item(), count + err.numel()
-    expected = (len(data.splits.test) - LOOKBACK - h + 1) * h * len(data.splits.channels)
+    expected = (len(data.splits.test) - input_size - h + 1) * h * len(data.splits.channels)
     assert count == expected, (
         f"test covered {count} values, expected {expected}"
     )  # every window, none dropped
@@ -192,16 +195,18 @@ def nf_available() -> bool:
 
 
 def run_neuralforecast(
-    name: str, dataset: str, h: int, args: argparse.Namespace, seed: int
+    name: str, dataset: str, h: int, args: argparse.Namespace, seed: int, input_size: int = LOOKBACK
 ) -> dict[str, Any]:
+    """neuralforecast PatchTST or DLinear at lookback ``input_size``, on the same scaled rows."""
     from neuralforecast import NeuralForecast
     from neuralforecast.losses.pytorch import MSE
     from neuralforecast.models import DLinear, PatchTST
 
-    splits = load_benchmark_splits(dataset, LOOKBACK)
+    splits = load_benchmark_splits(dataset, input_size)
     # scaled rows [0, test end): the train rows, then val and test without their lookback overlap
-    values = np.concatenate([splits.train, splits.val[LOOKBACK:], splits.test[LOOKBACK:]]).astype(np.float64)
-    n_val, n_test = len(splits.val) - LOOKBACK, len(splits.test) - LOOKBACK
+    rows = [splits.train, splits.val[input_size:], splits.test[input_size:]]
+    values = np.concatenate(rows).astype(np.float64)
+    n_val, n_test = len(splits.val) - input_size, len(splits.test) - input_size
     freq = NF_FREQ[benchmark_spec(dataset).scheme]
     stamps = pd.date_range("2000-01-01", periods=len(values), freq=freq)
     channels = len(splits.channels)
@@ -219,7 +224,7 @@ def run_neuralforecast(
     budget = type("NFCpuTimeBudget", (CpuTimeBudget, pytorch_lightning.Callback), {})(args.budget)
     settings = {
         "h": h,
-        "input_size": LOOKBACK,
+        "input_size": input_size,
         "loss": MSE(),
         "max_steps": args.max_steps,
         "val_check_steps": args.val_check,
