@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # CPU build of PyTorch, pinned: an unpinned torch pulls a multi-GB CUDA build (GPU users: see README).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo demo-memory test bench bench-recall bench-forecast bench-dna lint clean
+.PHONY: demo demo-memory test bench bench-recall bench-forecast bench-history bench-dna lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,13 @@ bench-forecast: $(BASELINES_VENV)/.installed
 	# ours alone at 4x the budget: is the gap to the paper's averages a matter of CPU time?
 	$(BASELINES_VENV)/bin/python benchmarks/forecast_table3.py --budget 400 --threads 1 --models titans \
 		--datasets ETTh1 ETTm1 ETTm2 weather --output-dir benchmarks/results/forecast_table3_budget400
+
+# the memory over each series' whole history against long lookbacks (horizon 96, about 2 hours on 2 cores
+# as two processes), then the test-time-learning study on ETTh1; see benchmarks/README.md
+bench-history: $(BASELINES_VENV)/.installed
+	$(BASELINES_VENV)/bin/python benchmarks/forecast_history.py --datasets ETTh1 ETTh2 weather --horizons 96 &
+	$(BASELINES_VENV)/bin/python benchmarks/forecast_history.py --datasets ETTm1 ETTm2 --horizons 96 --ttl; wait
+	$(BASELINES_VENV)/bin/python benchmarks/forecast_history.py --datasets ETTh1 ETTh2 ETTm1 ETTm2 weather --horizons 96
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check titans_seq tests recipes benchmarks

@@ -10,7 +10,9 @@ lookback window.
 Models (``--models``):
 
 - ``history``: ``TitansForecaster(context="history")``'s model, the dataset recipe's window settings at
-  lookback 96 plus the history memory (``titans_seq.training.history``);
+  lookback 96 plus the history memory (``titans_seq.training.history``); ``history_levels`` and
+  ``history_cdrop50``: the same with level inputs, or with half the training forecasts' contexts dropped
+  (:data:`HISTORY_VARIANTS`);
 - ``window96``, ``window336``, ``window512``: the recipe's window model (``forecast_table3.run_titans``) at
   lookback 96 / 336 / 512; the table's "best of 336/512" row is the one with the lower validation loss;
 - ``patchtst96``, ``patchtst336``, ``patchtst512``, ``dlinear336``, ``dlinear512``: neuralforecast 3.3 with
@@ -57,8 +59,14 @@ from titans_seq.training.history import HistoryDataModule, HistoryModule, Histor
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "weather")
 HORIZONS = (96, 192, 336, 720)
+# the history model and its variants (the levers tried): options of build_history_config
+HISTORY_VARIANTS = {
+    "history": {},
+    "history_levels": {"inputs": "levels"},
+    "history_cdrop50": {"context_dropout": 0.5},
+}
 MODELS = (
-    "history",
+    *HISTORY_VARIANTS,
     "window96",
     "window336",
     "window512",
@@ -70,6 +78,8 @@ MODELS = (
 )
 LABEL = {
     "history": "Titans, history memory + window 96 (ours)",
+    "history_levels": "Titans, history memory (level inputs) + window 96 (ours)",
+    "history_cdrop50": "Titans, history memory (context dropout 0.5) + window 96 (ours)",
     "window96": "Titans window L=96 (ours)",
     "window336": "Titans window L=336 (ours)",
     "window512": "Titans window L=512 (ours)",
@@ -128,7 +138,9 @@ def scaled_rows(dataset: str, lookback: int) -> tuple[np.ndarray, int, int]:
     return rows, splits.borders.train[1], splits.borders.val[1]
 
 
-def history_model(dataset: str, h: int, args: argparse.Namespace) -> tuple[HistoryTitansForecaster, dict]:
+def history_model(
+    dataset: str, h: int, args: argparse.Namespace, history_variant: str = "history"
+) -> tuple[HistoryTitansForecaster, dict]:
     recipe = t3.recipe_for(dataset, args.recipes)
     settings = recipe["model"]
     window = build_config(
@@ -138,15 +150,17 @@ def history_model(dataset: str, h: int, args: argparse.Namespace) -> tuple[Histo
         attention=settings.get("attention"),
         **{k: settings[k] for k in RECIPE_MODEL_KEYS if k in settings},
     )
-    config = build_history_config(window, memory={"chunk_size": 16})
+    config = build_history_config(window, memory={"chunk_size": 16}, **HISTORY_VARIANTS[history_variant])
     return HistoryTitansForecaster(config), recipe
 
 
-def train_history(dataset: str, h: int, args: argparse.Namespace, seed: int):
+def train_history(
+    dataset: str, h: int, args: argparse.Namespace, seed: int, history_variant: str = "history"
+):
     import lightning.pytorch as pl
 
     pl.seed_everything(seed, verbose=False)
-    model, recipe = history_model(dataset, h, args)
+    model, recipe = history_model(dataset, h, args, history_variant)
     rows, train_end, val_end = scaled_rows(dataset, HISTORY_LOOKBACK)
     series = [HistorySeries(rows[:val_end, c], train_end) for c in range(rows.shape[1])]
     settings = recipe["model"]
@@ -184,8 +198,10 @@ def train_history(dataset: str, h: int, args: argparse.Namespace, seed: int):
     return module.model.eval(), rows, val_end, info
 
 
-def run_history(dataset: str, h: int, args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    model, rows, val_end, info = train_history(dataset, h, args, seed)
+def run_history(
+    dataset: str, h: int, args: argparse.Namespace, seed: int, history_variant: str = "history"
+) -> dict[str, Any]:
+    model, rows, val_end, info = train_history(dataset, h, args, seed, history_variant)
     mse, mae = history_test_error(model, rows, val_end, h)
     return {"mse": mse, "mae": mae, **info}
 
@@ -206,8 +222,8 @@ def history_test_error(model: HistoryTitansForecaster, rows: np.ndarray, val_end
 
 
 def run_model(model: str, dataset: str, h: int, args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    if model == "history":
-        return run_history(dataset, h, args, seed)
+    if model.startswith("history"):
+        return run_history(dataset, h, args, seed, model)
     lookback = int("".join(ch for ch in model if ch.isdigit()))
     if model.startswith("window"):
         return t3.run_titans(dataset, h, args, seed, input_size=lookback)

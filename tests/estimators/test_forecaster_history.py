@@ -188,15 +188,17 @@ def test_bad_history_settings_are_refused(frame):
 # --- the pieces -----------------------------------------------------------------------------------------
 
 
-def _model(token_len: int = 4) -> HistoryTitansForecaster:
+def _model(token_len: int = 4, inputs: str = "differences") -> HistoryTitansForecaster:
     torch.manual_seed(0)
     window = build_config(h=H, input_size=L, hidden_size=16, n_layers=1, patch_len=8, stride=4)
-    config = build_history_config(window, token_len=token_len, memory={"heads": 2, "chunk_size": 4})
+    memory = {"heads": 2, "chunk_size": 4}
+    config = build_history_config(window, token_len=token_len, memory=memory, inputs=inputs)
     return HistoryTitansForecaster(config).double().eval()
 
 
-def test_streaming_in_pieces_equals_one_pass():
-    model = _model()
+@pytest.mark.parametrize("inputs", ["differences", "levels"])
+def test_streaming_in_pieces_equals_one_pass(inputs):
+    model = _model(inputs=inputs)
     rows = torch.randn(3, 203, dtype=torch.float64)
     one, state = model.advance(rows, model.init_state(3))
     pieces, split = [], model.init_state(3)

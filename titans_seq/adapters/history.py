@@ -13,7 +13,8 @@ it: test-time learning over the whole history), and the window's own encoder (LM
 recent values at full resolution.
 
 Causality and normalisation: the history path sees values scaled by the per-series statistics of the
-training rows only (the caller scales), and each context depends on rows before the cutoff only; the window
+training rows only (the caller scales), as first differences by default (``inputs``), and each context
+depends on rows before the cutoff only; the window
 path keeps its per-window RevIN, which uses the window's own (past) values. A cutoff inside a token reads the
 context of the last complete token; the rows since then are in the window.
 
@@ -36,6 +37,9 @@ from titans_seq._checks import check_int
 from titans_seq.adapters.forecasting import PatchForecasterConfig, PatchTitansForecaster
 from titans_seq.models import BackboneState, BlockState, TitansBackbone, TitansConfig, state_tree
 
+# "differences": each token holds the first differences of its rows, so no level (however far outside the
+# training range) reaches the memory as an input; "levels": the train-scaled values themselves
+HISTORY_INPUTS = ("differences", "levels")
 # tokens per backbone call when a long stream is fed: bounds the activations of one call, not the result
 _STREAM_PIECE = 4096
 
@@ -52,6 +56,10 @@ class HistoryForecasterConfig:
     window: PatchForecasterConfig
     history: TitansConfig
     token_len: int = 16
+    inputs: str = "differences"  # what a history token holds: "differences" (x_t - x_{t-1}) or "levels"
+    # in training, the share of forecasts whose context is replaced by the "no history" vector, so that the
+    # head cannot lean on the history alone (it still sees every window)
+    context_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.window, PatchForecasterConfig) or not self.window.context_token:
@@ -63,12 +71,18 @@ class HistoryForecasterConfig:
                 f"history.dim={self.history.dim} must equal the window's {self.window.backbone.dim}"
             )
         check_int("token_len", self.token_len, 1)
+        if not 0.0 <= self.context_dropout < 1.0:
+            raise ValueError(f"context_dropout must be in [0, 1), got {self.context_dropout!r}")
+        if self.inputs not in HISTORY_INPUTS:
+            raise ValueError(f"inputs must be one of {list(HISTORY_INPUTS)}, got {self.inputs!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "window": self.window.to_dict(),
             "history": self.history.to_dict(),
             "token_len": self.token_len,
+            "inputs": self.inputs,
+            "context_dropout": self.context_dropout,
         }
 
     @classmethod
@@ -77,6 +91,8 @@ class HistoryForecasterConfig:
             window=PatchForecasterConfig.from_dict(data["window"]),
             history=TitansConfig.from_dict(data["history"]),
             token_len=int(data["token_len"]),
+            inputs=data.get("inputs", "differences"),
+            context_dropout=float(data.get("context_dropout", 0.0)),
         )
 
 
@@ -164,8 +180,11 @@ class HistoryTitansForecaster(nn.Module):
         previous = state.previous.to(rows.dtype)
         if n_new:
             done = values[:, : n_new * p]
-            diffs = done - torch.cat([previous, done[:, :-1]], dim=1)
-            tokens = self.embed(diffs.reshape(values.shape[0], n_new, p))
+            if self.config.inputs == "differences":
+                done_in = done - torch.cat([previous, done[:, :-1]], dim=1)
+            else:
+                done_in = done
+            tokens = self.embed(done_in.reshape(values.shape[0], n_new, p))
             previous = done[:, -1:]
             for start in range(0, n_new, _STREAM_PIECE):
                 out, backbone = self.backbone(tokens[:, start : start + _STREAM_PIECE], backbone)
@@ -188,6 +207,9 @@ class HistoryTitansForecaster(nn.Module):
 
     def forecast(self, windows: Tensor, context: Tensor) -> Tensor:
         """``windows [N, input_size]`` (scaled), ``context [N, dim]`` -> ``[N, H, Q]`` (sorted quantiles)."""
+        if self.training and self.config.context_dropout > 0:
+            dropped = torch.rand(context.shape[0], 1, device=context.device) < self.config.context_dropout
+            context = torch.where(dropped, self.empty_context.to(context.dtype).expand_as(context), context)
         return self.window(windows.unsqueeze(-1), context)[:, :, 0]
 
     def forecast_at(self, values: Tensor, cutoffs: np.ndarray, batch: int = 2048) -> Tensor:
@@ -218,9 +240,10 @@ def build_history_config(window: PatchForecasterConfig, **history: Any) -> Histo
     """A :class:`HistoryForecasterConfig` around ``window`` (its context token switched on).
 
     ``history`` options: ``token_len`` (rows per history token, default ``window.patch_len``), ``depth``
-    (history blocks, default 1) and ``memory`` (a dict overriding the window's memory options).
+    (history blocks, default 1), ``memory`` (a dict overriding the window's memory options) and ``inputs``
+    (:data:`HISTORY_INPUTS`, default ``"differences"``) and ``context_dropout`` (0).
     """
-    allowed = {"token_len", "depth", "memory"}
+    allowed = {"token_len", "depth", "memory", "inputs", "context_dropout"}
     unknown = sorted(set(history) - allowed)
     if unknown:
         raise ValueError(f"unknown history option(s) {unknown}; allowed: {sorted(allowed)}")
@@ -228,4 +251,11 @@ def build_history_config(window: PatchForecasterConfig, **history: Any) -> Histo
     base = window.backbone
     memory = type(base.memory)(**(asdict(base.memory) | dict(history.get("memory") or {})))
     backbone = replace(base, variant="lmm", depth=history.get("depth", 1), memory=memory)
-    return HistoryForecasterConfig(window, backbone, history.get("token_len", window.patch_len))
+    token_len = history.get("token_len", window.patch_len)
+    return HistoryForecasterConfig(
+        window,
+        backbone,
+        token_len,
+        history.get("inputs", "differences"),
+        history.get("context_dropout", 0.0),
+    )

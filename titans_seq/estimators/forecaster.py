@@ -120,8 +120,9 @@ class TitansForecaster(BaseEstimator):
         backbone's memory and attention options, e.g. ``{"chunk_size": 2}``), ``revin``, ``revin_affine``,
         ``loss`` (``"mse"`` or ``"mae"``), ``weight_decay``, and with ``context="history"`` ``history``, a
         dict of ``token_len`` (rows per history token, default ``patch_len``), ``depth`` (history blocks,
-        1), ``memory`` (overrides of the history memory, default ``{"chunk_size": 16}``) and
-        ``crop_tokens`` (history tokens per training crop, 128).
+        1), ``memory`` (overrides of the history memory, default ``{"chunk_size": 16}``), ``inputs``
+        (``"differences"``, the default, or ``"levels"``) and ``crop_tokens`` (history tokens per
+        training crop, 128).
     alias : str or None
         Name of the prediction column; ``None`` means ``"TitansForecaster"``.
     trainer_kwargs : dict or None
