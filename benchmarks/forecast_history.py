@@ -11,8 +11,8 @@ Models (``--models``):
 
 - ``history``: ``TitansForecaster(context="history")``'s model, the dataset recipe's window settings at
   lookback 96 plus the history memory (``titans_seq.training.history``); ``history_levels`` and
-  ``history_cdrop50``: the same with level inputs, or with half the training forecasts' contexts dropped
-  (:data:`HISTORY_VARIANTS`);
+  ``history_cdrop50``, ``history_k21``: the same with level inputs, with half the training forecasts'
+  contexts dropped, or reading the 21 newest history tokens instead of the newest (:data:`HISTORY_VARIANTS`);
 - ``window96``, ``window336``, ``window512``: the recipe's window model (``forecast_table3.run_titans``) at
   lookback 96 / 336 / 512; the table's "best of 336/512" row is the one with the lower validation loss;
 - ``patchtst96``, ``patchtst336``, ``patchtst512``, ``dlinear336``, ``dlinear512``: neuralforecast 3.3 with
@@ -64,6 +64,7 @@ HISTORY_VARIANTS = {
     "history": {},
     "history_levels": {"inputs": "levels"},
     "history_cdrop50": {"context_dropout": 0.5},
+    "history_k21": {"context_tokens": 21},  # the 21 newest history tokens: 336 rows
 }
 MODELS = (
     *HISTORY_VARIANTS,
@@ -80,6 +81,7 @@ LABEL = {
     "history": "Titans, history memory + window 96 (ours)",
     "history_levels": "Titans, history memory (level inputs) + window 96 (ours)",
     "history_cdrop50": "Titans, history memory (context dropout 0.5) + window 96 (ours)",
+    "history_k21": "Titans, history memory (21 newest history tokens) + window 96 (ours)",
     "window96": "Titans window L=96 (ours)",
     "window336": "Titans window L=336 (ours)",
     "window512": "Titans window L=512 (ours)",

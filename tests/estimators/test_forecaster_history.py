@@ -7,6 +7,8 @@ and forecasts that depend on rows older than the window.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,9 +77,11 @@ def test_updates_equal_one_pass_over_the_whole_history_float64(double, frame, tm
     pd.testing.assert_frame_equal(est.predict(), loaded.predict())
 
 
-def test_updates_equal_one_pass_float32(frame):
+def test_updates_equal_one_pass_float32_with_three_context_tokens(frame):
     head, new = split_last(frame, 23)
-    est = _fit(head)
+    kwargs = HISTORY["model_kwargs"]
+    est = _fit(head, model_kwargs=kwargs | {"history": kwargs["history"] | {"context_tokens": 3}})
+    assert est.model_.context_tokens == 3
     whole = est.predict(df=frame)
     position = new.groupby("unique_id").cumcount().to_numpy()
     for lo, hi in ((0, 1), (1, 7), (7, 23)):  # pieces of 1, 6 and 16 rows per series
@@ -230,6 +234,21 @@ def test_states_stack_unstack_and_round_trip():
     _, other = model.advance(rows[:1, :6], model.init_state(1))  # 2 rows buffered, not 1: another signature
     with pytest.raises(ValueError, match="signatures"):
         state_tree.stack([singles[0], other])
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_contexts_at_cutoffs_equal_the_streamed_state(k):
+    model = _model()
+    window = replace(model.config.window, context_tokens=k)
+    model = HistoryTitansForecaster(replace(model.config, window=window)).double().eval()
+    rows = torch.randn(2, 90, dtype=torch.float64)
+    outputs, _ = model.advance(rows, model.init_state(2))
+    cutoffs = torch.tensor([0, 3, 4, 9, 30, 90])
+    got = model.contexts_at(outputs, cutoffs)
+    for m, c in enumerate(cutoffs.tolist()):
+        _, state = model.advance(rows[:, :c], model.init_state(2))
+        torch.testing.assert_close(got[:, m], state.context, rtol=0, atol=1e-12)
+    assert got.shape == (2, len(cutoffs), k, 16)
 
 
 def test_contexts_are_causal():

@@ -23,6 +23,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from titans_seq._checks import check_int
 from titans_seq.models import AttentionConfig, MemoryConfig, TitansBackbone, TitansConfig
 
 # Defaults chosen for lookback-96 windows cut into about a dozen patches. The memory writes a chunk only
@@ -73,15 +74,16 @@ class PatchForecasterConfig:
     quantiles: tuple[float, ...] | None = None  # e.g. (0.1, 0.5, 0.9); None = point forecast
     revin: bool = True  # reversible instance normalisation of every window
     revin_affine: bool = False  # a learned scale/shift in RevIN (one pair shared by all series)
-    # one extra token before the patches, made from a context vector the caller passes (the history
+    # extra tokens before the patches, made from context vectors the caller passes (the history
     # forecaster's summary of everything older than the window); the head reads it too
-    context_token: bool = False
+    context_tokens: int = 0
 
     def __post_init__(self) -> None:
         for name in ("input_size", "h", "patch_len", "stride"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        check_int("context_tokens", self.context_tokens, 0)
         if self.patch_len > self.input_size:
             raise ValueError(f"patch_len={self.patch_len} is longer than input_size={self.input_size}")
         if not isinstance(self.backbone, TitansConfig):
@@ -106,8 +108,8 @@ class PatchForecasterConfig:
 
     @property
     def n_tokens(self) -> int:
-        """Backbone tokens per window: the patches, plus the context token when there is one."""
-        return self.n_patches + int(self.context_token)
+        """Backbone tokens per window: the context tokens, then the patches."""
+        return self.n_patches + self.context_tokens
 
     @property
     def n_outputs(self) -> int:
@@ -236,33 +238,42 @@ class PatchTitansForecaster(nn.Module):
         self.revin = RevIN(affine=config.revin_affine) if config.revin else None
         self.embed = PatchEmbedding(config.input_size, config.patch_len, config.stride, dim, config.dropout)
         self.backbone = TitansBackbone(config.backbone)
-        self.context = nn.Linear(dim, dim) if config.context_token else None
+        k = config.context_tokens
+        self.context = nn.Linear(dim, dim) if k else None
+        # with one context token the projection's bias is its position; more need telling apart
+        self.context_position = nn.Parameter(torch.randn(k, dim) * 0.02) if k > 1 else None
         self.head = HorizonHead(config.n_tokens, dim, config.h, config.n_outputs, config.dropout)
 
     def encode(self, series: Tensor, context: Tensor | None = None) -> Tensor:
-        """Normalised series ``[N, L]`` (and the context ``[N, dim]`` with ``context_token``) -> backbone
-        outputs per token ``[N, n_tokens, dim]``, the context token first (causal in tokens: output ``i``
+        """Normalised series ``[N, L]`` (and the context ``[N, context_tokens, dim]``) -> backbone outputs
+        per token ``[N, n_tokens, dim]``, the context tokens first (causal in tokens: output ``i``
         depends on tokens ``0..i`` only)."""
         tokens = self.embed(series)
         if self.context is not None:
-            tokens = torch.cat([self.context(context).unsqueeze(1), tokens], dim=1)
+            context = self.context(context)
+            if self.context_position is not None:
+                context = context + self.context_position
+            tokens = torch.cat([context, tokens], dim=1)
         out, _ = self.backbone(tokens)
         return out
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         """``x [B, L, C]`` -> forecasts ``[B, H, C, Q]`` in the scale of ``x``.
 
-        ``context [B*C, dim]`` (series ``b * C + c``) is required with ``context_token`` and refused without.
+        ``context [B*C, context_tokens, dim]`` (series ``b * C + c``) is required with ``context_tokens``
+        and refused without.
         """
         if x.dim() != 3 or x.shape[1] != self.config.input_size:
             raise ValueError(f"x must be [B, input_size={self.config.input_size}, C], got {tuple(x.shape)}")
         channels = x.shape[2]
-        expected = (x.shape[0] * channels, self.config.backbone.dim)
+        expected = (x.shape[0] * channels, self.config.context_tokens, self.config.backbone.dim)
         if self.context is None and context is not None:
-            raise ValueError("this forecaster has no context token: pass context=None")
+            raise ValueError("this forecaster has no context tokens: pass context=None")
         if self.context is not None and (context is None or tuple(context.shape) != expected):
             got = None if context is None else tuple(context.shape)
-            raise ValueError(f"context must be a {list(expected)} tensor (one vector per series), got {got}")
+            raise ValueError(
+                f"context must be a {list(expected)} tensor (context vectors per series), got {got}"
+            )
         series = rearrange(x, "b l c -> (b c) l")
         stats = None
         if self.revin is not None:
@@ -291,7 +302,7 @@ def build_config(
     attention: dict[str, Any] | None = None,
     revin: bool = True,
     revin_affine: bool = False,
-    context_token: bool = False,
+    context_tokens: int = 0,
 ) -> PatchForecasterConfig:
     """A :class:`PatchForecasterConfig` from flat arguments (the form estimators and YAML recipes use).
 
@@ -318,7 +329,7 @@ def build_config(
         quantiles=None if quantiles is None else tuple(quantiles),
         revin=revin,
         revin_affine=revin_affine,
-        context_token=context_token,
+        context_tokens=context_tokens,
     )
 
 

@@ -5,8 +5,8 @@ memory starts fresh for every window. This adapter adds a second path that carri
 row of every series to the forecast cutoff::
 
     series (train-scaled) -> tokens of token_len rows, anchored at the first row -> memory-only backbone
-      (state carried across calls) -> context = output of the newest complete token   [N, dim]
-    last input_size values -> window forecaster, with the context as one extra token -> [N, H, Q]
+      (state carried across calls) -> context = outputs of the K newest complete tokens   [N, K, dim]
+    last input_size values -> window forecaster, with the context as K extra tokens -> [N, H, Q]
 
 So the memory holds everything older than the window (it writes every token into its weights as it reads
 it: test-time learning over the whole history), and the window's own encoder (LMM, MAC, MAG, ...) sees the
@@ -16,7 +16,7 @@ Causality and normalisation: the history path sees values scaled by the per-seri
 training rows only (the caller scales), as first differences by default (``inputs``), and each context
 depends on rows before the cutoff only; the window
 path keeps its per-window RevIN, which uses the window's own (past) values. A cutoff inside a token reads the
-context of the last complete token; the rows since then are in the window.
+context of the last complete tokens; the rows since then are in the window.
 
 Streaming: :meth:`HistoryTitansForecaster.advance` takes new rows and a :class:`HistoryState` and returns the
 state after them; rows that do not complete a token wait in ``state.buffer``. Feeding a series in any number
@@ -48,7 +48,8 @@ _STREAM_PIECE = 4096
 class HistoryForecasterConfig:
     """Shape of a :class:`HistoryTitansForecaster`.
 
-    ``window`` is the window forecaster (its ``context_token`` must be on); ``history`` the backbone that
+    ``window`` is the window forecaster, whose ``context_tokens`` (K) history outputs it reads before its
+    patches; ``history`` the backbone that
     reads the history, memory-only (``variant="lmm"``, whose state does not depend on stream positions, so
     the states of any series stack into one batch); ``token_len`` rows make one history token.
     """
@@ -62,8 +63,8 @@ class HistoryForecasterConfig:
     context_dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.window, PatchForecasterConfig) or not self.window.context_token:
-            raise ValueError("window must be a PatchForecasterConfig with context_token=True")
+        if not isinstance(self.window, PatchForecasterConfig) or self.window.context_tokens < 1:
+            raise ValueError("window must be a PatchForecasterConfig with context_tokens >= 1")
         if not isinstance(self.history, TitansConfig) or self.history.variant != "lmm":
             raise ValueError("history must be a TitansConfig with variant='lmm' (a memory-only backbone)")
         if self.history.dim != self.window.backbone.dim:
@@ -103,7 +104,8 @@ class HistoryState:
 
     ``backbone``  the history backbone's state (positions kept at 0: a memory-only state does not use them);
     ``buffer``    ``[N, r]`` scaled rows after the last complete token, ``0 <= r < token_len``;
-    ``context``   ``[N, dim]`` the output of the newest complete token (a learned vector before the first);
+    ``context``   ``[N, K, dim]`` the outputs of the K newest complete tokens, oldest first (a learned
+                  "no history" vector stands in for tokens before the first);
     ``previous``  ``[N, 1]`` the row before the buffer (0 before the first row), for the first difference.
     """
 
@@ -154,6 +156,10 @@ class HistoryTitansForecaster(nn.Module):
     def token_len(self) -> int:
         return self.config.token_len
 
+    @property
+    def context_tokens(self) -> int:
+        return self.config.window.context_tokens
+
     def init_state(self, n: int) -> HistoryState:
         """The state of ``n`` series before their first row (gradients reach the initial memory)."""
         blocks = tuple(BlockState(memory=block.memory.init_state(n)) for block in self.backbone.blocks)
@@ -161,7 +167,7 @@ class HistoryTitansForecaster(nn.Module):
         return HistoryState(
             backbone=BackboneState(blocks),
             buffer=ref.new_zeros(n, 0),
-            context=ref.unsqueeze(0).expand(n, -1),
+            context=ref.expand(n, self.context_tokens, -1),
             previous=ref.new_zeros(n, 1),
         )
 
@@ -190,25 +196,33 @@ class HistoryTitansForecaster(nn.Module):
                 out, backbone = self.backbone(tokens[:, start : start + _STREAM_PIECE], backbone)
                 outputs.append(out)
             backbone = _positions_zeroed(backbone)
-            context = outputs[-1][:, -1]
+            context = torch.cat([context.to(outputs[-1].dtype), *outputs[1:]], dim=1)[
+                :, -self.context_tokens :
+            ]
         new = HistoryState(backbone, values[:, n_new * p :], context, previous)
         return torch.cat(outputs, dim=1), new
 
-    def contexts_at(self, outputs: Tensor, cutoffs: Tensor) -> Tensor:
-        """Contexts at ``cutoffs`` (rows seen, counted from the first row; ``[N, M]`` or ``[M]``) from the
-        outputs of one pass from the first row ``[N, n_tokens, dim]`` -> ``[N, M, dim]``."""
-        n, m = outputs.shape[0], cutoffs.shape[-1]
-        token = (cutoffs // self.token_len - 1).expand(n, m).to(outputs.device)
-        if token.numel() and int(token.max()) >= outputs.shape[1]:
+    def contexts_at(self, outputs: Tensor, cutoffs: Tensor, before: Tensor | None = None) -> Tensor:
+        """Contexts at ``cutoffs`` (rows seen, counted from the first row of ``outputs``; ``[N, M]`` or
+        ``[M]``) from the outputs of consecutive tokens ``[N, T, dim]`` -> ``[N, M, K, dim]``.
+
+        ``before [N, K, dim]``: the context when ``outputs`` start (default: the start of the series).
+        """
+        n, m, k = outputs.shape[0], cutoffs.shape[-1], self.context_tokens
+        if before is None:
+            before = self.empty_context.to(outputs.dtype).expand(n, k, -1)
+        extended = torch.cat([before.to(outputs.dtype), outputs], dim=1)  # token j at k + j
+        last = (cutoffs // self.token_len).expand(n, m).to(outputs.device)  # complete tokens at each cutoff
+        if last.numel() and int(last.max()) > outputs.shape[1]:
             raise ValueError("a cutoff lies beyond the rows the outputs were computed from")
-        picked = torch.gather(outputs, 1, token.clamp(min=0).unsqueeze(-1).expand(n, m, outputs.shape[-1]))
-        empty = self.empty_context.to(outputs.dtype).expand_as(picked)
-        return torch.where((token < 0).unsqueeze(-1), empty, picked)
+        index = last.unsqueeze(-1) + torch.arange(k, device=outputs.device)  # [N, M, K] into ``extended``
+        flat = torch.gather(extended, 1, index.reshape(n, m * k, 1).expand(n, m * k, outputs.shape[-1]))
+        return flat.reshape(n, m, k, outputs.shape[-1])
 
     def forecast(self, windows: Tensor, context: Tensor) -> Tensor:
-        """``windows [N, input_size]`` (scaled), ``context [N, dim]`` -> ``[N, H, Q]`` (sorted quantiles)."""
+        """Scaled ``windows [N, L]``, ``context [N, K, dim]`` -> ``[N, H, Q]``, quantiles sorted."""
         if self.training and self.config.context_dropout > 0:
-            dropped = torch.rand(context.shape[0], 1, device=context.device) < self.config.context_dropout
+            dropped = torch.rand(context.shape[0], 1, 1, device=context.device) < self.config.context_dropout
             context = torch.where(dropped, self.empty_context.to(context.dtype).expand_as(context), context)
         return self.window(windows.unsqueeze(-1), context)[:, :, 0]
 
@@ -223,7 +237,7 @@ class HistoryTitansForecaster(nn.Module):
         if cut.numel() and (int(cut.min()) < lookback or int(cut.max()) > values.shape[1]):
             raise ValueError(f"cutoffs must lie in [input_size={lookback}, {values.shape[1]}]")
         outputs, _ = self.advance(values, self.init_state(values.shape[0]))
-        contexts = self.contexts_at(outputs, cut)  # [N, M, dim]
+        contexts = self.contexts_at(outputs, cut)  # [N, M, K, dim]
         offsets = torch.arange(-lookback, 0)
         preds, step = [], max(1, batch // values.shape[0])
         for start in range(0, len(cut), step):
@@ -231,23 +245,24 @@ class HistoryTitansForecaster(nn.Module):
             idx = (c[:, None] + offsets).to(values.device)  # [m, L]
             windows = values[:, idx]  # [N, m, L]
             ctx = contexts[:, start : start + len(c)]
-            y = self.forecast(windows.reshape(-1, lookback), ctx.reshape(-1, ctx.shape[-1]))
+            y = self.forecast(windows.reshape(-1, lookback), ctx.reshape(-1, *ctx.shape[2:]))
             preds.append(y.reshape(values.shape[0], len(c), *y.shape[1:]))
         return torch.cat(preds, dim=1)
 
 
 def build_history_config(window: PatchForecasterConfig, **history: Any) -> HistoryForecasterConfig:
-    """A :class:`HistoryForecasterConfig` around ``window`` (its context token switched on).
+    """A :class:`HistoryForecasterConfig` around ``window`` (with ``context_tokens`` history outputs).
 
     ``history`` options: ``token_len`` (rows per history token, default ``window.patch_len``), ``depth``
     (history blocks, default 1), ``memory`` (a dict overriding the window's memory options) and ``inputs``
-    (:data:`HISTORY_INPUTS`, default ``"differences"``) and ``context_dropout`` (0).
+    (:data:`HISTORY_INPUTS`, default ``"differences"``), ``context_dropout`` (0) and ``context_tokens``
+    (K, the history outputs the window reads, default 1).
     """
-    allowed = {"token_len", "depth", "memory", "inputs", "context_dropout"}
+    allowed = {"token_len", "depth", "memory", "inputs", "context_dropout", "context_tokens"}
     unknown = sorted(set(history) - allowed)
     if unknown:
         raise ValueError(f"unknown history option(s) {unknown}; allowed: {sorted(allowed)}")
-    window = replace(window, context_token=True)
+    window = replace(window, context_tokens=history.get("context_tokens", 1))
     base = window.backbone
     memory = type(base.memory)(**(asdict(base.memory) | dict(history.get("memory") or {})))
     backbone = replace(base, variant="lmm", depth=history.get("depth", 1), memory=memory)

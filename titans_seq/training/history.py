@@ -158,8 +158,8 @@ class HistoryModule(pl.LightningModule):
         for n, (i, k) in enumerate(crops):
             first, last = self._cutoff_range(self.series[i], k)
             cut = first + torch.randperm(last - first + 1)[: self.windows_per_crop]
-            token = (cut - k * self.crop_rows) // self.model.token_len - 1  # tokens of this crop
-            ctx.append(outputs[n, token.to(outputs.device)])
+            local = (cut - k * self.crop_rows)[None]  # rows since the crop's first row
+            ctx.append(self.model.contexts_at(outputs[n : n + 1], local, before=state.context[n : n + 1])[0])
             values = self._values[i]
             x.append(values[(cut[:, None] + torch.arange(-self.lookback, 0)).to(values.device)])
             y.append(values[(cut[:, None] + torch.arange(self.h)).to(values.device)])
