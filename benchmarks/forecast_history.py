@@ -12,7 +12,8 @@ Models (``--models``):
 - ``history``: ``TitansForecaster(context="history")``'s model, the dataset recipe's window settings at
   lookback 96 plus the history memory (``titans_seq.training.history``); ``history_levels`` and
   ``history_cdrop50``, ``history_k21``: the same with level inputs, with half the training forecasts'
-  contexts dropped, or reading the 21 newest history tokens instead of the newest (:data:`HISTORY_VARIANTS`);
+  contexts dropped, reading the 21 newest history tokens instead of the newest, or beside a 336-row window
+  (:data:`HISTORY_VARIANTS`);
 - ``window96``, ``window336``, ``window512``: the recipe's window model (``forecast_table3.run_titans``) at
   lookback 96 / 336 / 512; the table's "best of 336/512" row is the one with the lower validation loss;
 - ``patchtst96``, ``patchtst336``, ``patchtst512``, ``dlinear336``, ``dlinear512``: neuralforecast 3.3 with
@@ -65,6 +66,7 @@ HISTORY_VARIANTS = {
     "history_levels": {"inputs": "levels"},
     "history_cdrop50": {"context_dropout": 0.5},
     "history_k21": {"context_tokens": 21},  # the 21 newest history tokens: 336 rows
+    "history_w336": {"lookback": 336},  # the history memory beside a 336-row window
 }
 MODELS = (
     *HISTORY_VARIANTS,
@@ -82,6 +84,7 @@ LABEL = {
     "history_levels": "Titans, history memory (level inputs) + window 96 (ours)",
     "history_cdrop50": "Titans, history memory (context dropout 0.5) + window 96 (ours)",
     "history_k21": "Titans, history memory (21 newest history tokens) + window 96 (ours)",
+    "history_w336": "Titans, history memory + window 336 (ours)",
     "window96": "Titans window L=96 (ours)",
     "window336": "Titans window L=336 (ours)",
     "window512": "Titans window L=512 (ours)",
@@ -145,14 +148,16 @@ def history_model(
 ) -> tuple[HistoryTitansForecaster, dict]:
     recipe = t3.recipe_for(dataset, args.recipes)
     settings = recipe["model"]
+    options = dict(HISTORY_VARIANTS[history_variant])
+    lookback = options.pop("lookback", HISTORY_LOOKBACK)
     window = build_config(
         h=h,
-        input_size=HISTORY_LOOKBACK,
+        input_size=lookback,
         memory=settings.get("memory"),
         attention=settings.get("attention"),
         **{k: settings[k] for k in RECIPE_MODEL_KEYS if k in settings},
     )
-    config = build_history_config(window, memory={"chunk_size": 16}, **HISTORY_VARIANTS[history_variant])
+    config = build_history_config(window, memory={"chunk_size": 16}, **options)
     return HistoryTitansForecaster(config), recipe
 
 
