@@ -11,7 +11,8 @@ Channel independence (PatchTST): every channel is forecast as its own univariate
 weights, so one model serves any number of channels or series. The memory runs over the N patch tokens of
 one window and starts fresh for every window: the prediction for a series depends on its last L values only
 (as in every Time-Series-Library model), and the memory learns those values at test time, inside the
-window, as it reads them.
+window, as it reads them. :mod:`titans_seq.adapters.history` adds a memory that reads the whole history
+and passes this forecaster ``context_tokens`` summary tokens.
 """
 
 from __future__ import annotations

@@ -171,8 +171,13 @@ def save_model_dir(
 ) -> Path:
     """Write ``config.json`` + ``model.safetensors`` into ``path`` atomically; returns the path.
 
-    ``extra_tensors`` (names that are not parameter names) are stored beside the weights."""
+    ``extra_tensors`` (names that are not parameter names) are stored beside the weights. ``path`` must be
+    absent, an empty folder, or a model folder this library wrote (which is then replaced in one step);
+    anything else raises ``FileExistsError`` before anything is written, so a save never removes what it
+    did not write.
+    """
     target = Path(path)
+    _check_save_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -200,6 +205,34 @@ def save_model_dir(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _check_save_target(target: Path) -> None:
+    if not target.exists() and not target.is_symlink():
+        return
+    if target.is_symlink() or not target.is_dir():
+        raise FileExistsError(
+            f"cannot save a model to {target}: it exists and is not a folder (nothing was changed)"
+        )
+    names = sorted(item.name for item in target.iterdir())
+    if not names:
+        return
+    ours = set(names) <= {CONFIG_FILE, WEIGHTS_FILE} and _written_by_us(target / CONFIG_FILE)
+    if not ours:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise FileExistsError(
+            f"cannot save a model to {target}: the folder holds files this library did not write ({shown}); "
+            "choose an empty or new folder (nothing was changed)"
+        )
+
+
+def _written_by_us(config: Path) -> bool:
+    """Whether ``config`` is the ``config.json`` of a saved titans_seq model."""
+    try:
+        data = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and str(data.get("format", "")).startswith("titans_seq.")
 
 
 def load_model_dir(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
