@@ -14,12 +14,16 @@ contig unless asked not to; here such an interval is an error naming it and the 
 
 pyfaidx reads a ``.fai`` index and writes it, if missing or stale, next to the FASTA (the samtools
 convention, so other tools reuse it). Pass ``index_dir`` to keep it elsewhere, e.g. for a read-only genome
-folder or to leave a data folder untouched.
+folder or to leave a data folder untouched; there each index is named after the FASTA's path, size and
+modification time, so two FASTA files (or two versions of one) never share an index. An existing index is
+checked against the file it is meant for before it is used: one that does not describe it (built for another
+file, or before the file changed) is an error naming both, never a source of wrong bases.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -251,6 +255,50 @@ def _check_intervals(frame: pd.DataFrame, name_column: str | None, label_column:
     return frame
 
 
+def _index_path(fasta: Path, index_dir: PathLike | None) -> Path:
+    """Where the ``.fai`` of ``fasta`` lives: beside it, or in ``index_dir`` under a name keyed on the file's
+    identity (resolved path, size, modification time)."""
+    if index_dir is None:
+        return Path(f"{fasta}.fai")
+    stat = fasta.stat()
+    identity = f"{fasta.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    return Path(index_dir) / f"{fasta.name}.{hashlib.sha256(identity.encode()).hexdigest()[:16]}.fai"
+
+
+def _check_index(fasta: Path, index: Path) -> None:
+    """Raise ``ValueError`` if an existing ``index`` that pyfaidx would use cannot describe ``fasta``: a
+    record whose bytes end past the end of the file, or anything but whitespace after the last record.
+
+    (pyfaidx rebuilds an index older than its FASTA by itself; this catches the others. Compressed FASTA
+    files are not checked: their index counts uncompressed bytes.)"""
+    if not index.is_file() or index.stat().st_mtime < fasta.stat().st_mtime:
+        return
+    with open(fasta, "rb") as handle:
+        if handle.read(2) == b"\x1f\x8b":
+            return
+    size, last_end = fasta.stat().st_size, 0
+    try:
+        for line in index.read_text().splitlines():
+            _, length, offset, line_bases, line_width = line.split("\t")[:5]
+            length, offset, line_bases, line_width = map(int, (length, offset, line_bases, line_width))
+            end = offset + (length // line_bases) * line_width + length % line_bases if line_bases else offset
+            if end > size:
+                raise ValueError
+            last_end = max(last_end, end)
+    except ValueError:
+        last_end = -1
+    fits = 0 <= last_end and size - last_end <= 1 << 16
+    if fits:  # only whitespace may follow the last record's bases
+        with open(fasta, "rb") as handle:
+            handle.seek(last_end)
+            fits = not handle.read().strip()
+    if not fits:
+        raise ValueError(
+            f"the index {index} does not describe {fasta} (it was built for another file, or before the file "
+            "changed): delete the index, or pass another index_dir"
+        )
+
+
 def _fetch(
     fasta: Path,
     frame: pd.DataFrame,
@@ -261,13 +309,13 @@ def _fetch(
     index_dir: PathLike | None,
 ) -> list[str]:
     """Sequences of checked intervals (minus strand reverse-complemented), in frame order, case kept."""
-    indexname = None
+    indexname = _index_path(fasta, index_dir)
+    _check_index(fasta, indexname)
     if index_dir is not None:
         Path(index_dir).mkdir(parents=True, exist_ok=True)
-        indexname = str(Path(index_dir) / f"{fasta.name}.fai")
     # strict_bounds is a second guard: every interval is checked against the index lengths first, so
     # that the error names the interval instead of pyfaidx's coordinate.
-    with Fasta(str(fasta), indexname=indexname, as_raw=True, strict_bounds=True) as genome:
+    with Fasta(str(fasta), indexname=str(indexname), as_raw=True, strict_bounds=True) as genome:
         lengths = {name: record.rlen for name, record in genome.faidx.index.items()}
         mapping = dict(contig_map or {})
         for contig in frame["chrom"].unique():
