@@ -349,3 +349,15 @@ def test_deepcopy_is_independent(fitted):
         )
     )
     assert other.series_.last["a"] > fitted.series_.last["a"]
+
+
+@pytest.mark.parametrize("scale", [1e155, 1e300, 1e-12, 1e-200])
+def test_forecasts_follow_the_series_at_any_finite_scale(fitted, frame, scale):
+    """New series scaled by ``scale`` get the unit series' forecasts times ``scale``: no inf, no off-scale."""
+    renamed = frame.assign(unique_id="new_" + frame.unique_id)
+    unit = fitted.predict(df=renamed)
+    scaled = fitted.predict(df=renamed.assign(y=renamed.y * scale))
+    cols = [c for c in unit.columns if c.startswith("TitansForecaster")]
+    values, expected = scaled[cols].to_numpy(), unit[cols].to_numpy() * scale
+    assert np.isfinite(values).all()
+    np.testing.assert_allclose(values, expected, rtol=1e-5, atol=0)

@@ -104,9 +104,19 @@ def _plain(uid: Hashable) -> Any:
 
 
 def scaling_stats(y: np.ndarray) -> tuple[float, float]:
-    """Mean and population std of a training series; a constant series gets std 1 (nothing to scale)."""
-    mean, std = float(np.mean(y)), float(np.std(y))
-    return mean, (std if std > 1e-12 * max(1.0, abs(mean)) else 1.0)
+    """Mean and population std of a training series, at any finite scale; a constant series gets std 1
+    (nothing to scale).
+
+    Computed on ``y / max|y|`` so that squares neither overflow (values near 1e155 and beyond) nor lose
+    every digit (values near 1e-12 and below); a std under ``1e-12`` of the series' magnitude counts as
+    constant (float64 rounding of a constant series leaves about 1e-16)."""
+    y = np.asarray(y, dtype=np.float64)
+    magnitude = float(np.max(np.abs(y))) if len(y) else 0.0
+    if magnitude == 0.0 or not np.isfinite(magnitude):
+        return (0.0 if magnitude == 0.0 else float(np.mean(y))), 1.0
+    unit = y / magnitude
+    mean, std = float(np.mean(unit)) * magnitude, float(np.std(unit))
+    return mean, (std * magnitude if std > 1e-12 else 1.0)
 
 
 def forecast_frame(
