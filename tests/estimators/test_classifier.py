@@ -293,3 +293,23 @@ def test_bad_validation_and_prediction_input(fitted: TitansSequenceClassifier, m
 
 def _must_not_train(*args, **kwargs):
     raise AssertionError("training started before the input was validated")
+
+
+def test_validation_fraction_zero_trains_on_every_sequence(monkeypatch):
+    """No validation split is carved when the user asks for none: every sequence reaches training."""
+    from titans_seq.training import dna
+
+    seen = {}
+    original = dna.DNADataModule.train_dataloader
+
+    def counting(self):
+        loader = original(self)
+        seen["train"] = len(loader.dataset)
+        return loader
+
+    monkeypatch.setattr(dna.DNADataModule, "train_dataloader", counting)
+    clf = TitansSequenceClassifier(**{**FAST, "validation_fraction": 0.0, "max_epochs": 1}).fit(
+        X_TRAIN, Y_TRAIN
+    )
+    assert seen["train"] == len(X_TRAIN)
+    assert clf.best_val_loss_ is None or np.isnan(clf.best_val_loss_)

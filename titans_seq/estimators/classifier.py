@@ -282,8 +282,14 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
             train, valid = stratified_split(train, self.validation_fraction, seed)
         else:
             valid = None
-        datamodule = DNADataModule.from_sets(
-            train, valid, classes=classes, batch_size=int(self.batch_size), kmer=int(self.kmer), seed=seed
+        datamodule = DNADataModule.from_sets(  # the split is made above: the module must not carve another
+            train,
+            valid,
+            classes=classes,
+            batch_size=int(self.batch_size),
+            kmer=int(self.kmer),
+            seed=seed,
+            validation_fraction=0.0,
         )
         with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
             torch.manual_seed(seed)
