@@ -361,3 +361,22 @@ def test_forecasts_follow_the_series_at_any_finite_scale(fitted, frame, scale):
     values, expected = scaled[cols].to_numpy(), unit[cols].to_numpy() * scale
     assert np.isfinite(values).all()
     np.testing.assert_allclose(values, expected, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("random_state", "seven", "random_state must be None or an integer"),
+        ("random_state", -1, "random_state"),
+        ("verbose", "yes", "verbose must be True or False"),
+    ],
+)
+def test_arguments_are_checked_before_any_work(frame, name, value, message, monkeypatch):
+    import titans_seq.estimators.forecaster as module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data was read before the arguments were checked")
+
+    monkeypatch.setattr(module, "prepare_long_frame", no_work)
+    with pytest.raises(ValueError, match=message):
+        TitansForecaster(**(TINY | {name: value})).fit(frame)

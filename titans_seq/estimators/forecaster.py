@@ -397,6 +397,13 @@ class TitansForecaster(BaseEstimator):
         for name in ("model_kwargs", "trainer_kwargs"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
                 raise TypeError(f"{name} must be a dict or None, got {type(getattr(self, name)).__name__}")
+        state = self.random_state
+        if state is not None and (
+            isinstance(state, bool) or not isinstance(state, numbers.Integral) or not 0 <= state < 2**32
+        ):
+            raise ValueError(f"random_state must be None or an integer in [0, 2**32), got {state!r}")
+        if not isinstance(self.verbose, bool):
+            raise ValueError(f"verbose must be True or False, got {self.verbose!r}")
         if self.context not in CONTEXTS:
             raise ValueError(f"context must be one of {list(CONTEXTS)}, got {self.context!r}")
         extra = dict(self.model_kwargs or {})
