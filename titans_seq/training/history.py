@@ -65,7 +65,8 @@ class HistoryModule(pl.LightningModule):
     model : HistoryTitansForecaster
     series : list of HistorySeries
     crop_tokens : int
-        History tokens per training crop (a multiple of the history memory's chunk size).
+        History tokens per training crop (a multiple of the history memory's chunk size); capped at what the
+        longest series needs.
     windows_per_crop : int
         Forecasts supervised per crop and step.
     learning_rate, weight_decay : float
@@ -99,6 +100,10 @@ class HistoryModule(pl.LightningModule):
             raise ValueError(f"crop_tokens={crop_tokens} must be a multiple of the memory chunk size {chunk}")
         self.model = model
         self.series = series
+        # no crop longer than the longest series needs (rounded up to whole memory chunks): short series
+        # would otherwise be padded to the full crop
+        longest = -(-max(s.train_end for s in series) // model.token_len)
+        crop_tokens = min(crop_tokens, -(-longest // chunk) * chunk)
         self.crop_tokens, self.windows_per_crop = crop_tokens, windows_per_crop
         self.learning_rate, self.weight_decay, self.loss_name = learning_rate, weight_decay, loss
         self.val_every = val_every
