@@ -121,7 +121,7 @@ class TitansForecaster(BaseEstimator):
         ``loss`` (``"mse"`` or ``"mae"``), ``weight_decay``, and with ``context="history"`` ``history``, a
         dict of ``token_len`` (rows per history token, default ``patch_len``), ``depth`` (history blocks,
         1), ``memory`` (overrides of the history memory, default ``{"chunk_size": 16}``), ``inputs``
-        (``"differences"``, the default, or ``"levels"``) and ``crop_tokens`` (history tokens per
+        (``"levels"``, the default, or ``"differences"``) and ``crop_tokens`` (history tokens per
         training crop, 128).
     alias : str or None
         Name of the prediction column; ``None`` means ``"TitansForecaster"``.
