@@ -380,3 +380,9 @@ def test_arguments_are_checked_before_any_work(frame, name, value, message, monk
     monkeypatch.setattr(module, "prepare_long_frame", no_work)
     with pytest.raises(ValueError, match=message):
         TitansForecaster(**(TINY | {name: value})).fit(frame)
+
+
+def test_a_step_cap_in_trainer_kwargs_still_validates_and_keeps_the_best(frame):
+    est = TitansForecaster(**(TINY | {"max_steps": 1000, "trainer_kwargs": {"max_steps": 7}})).fit(frame)
+    assert est.fit_summary_["steps"] == 7
+    assert est.fit_summary_["restored_best"] and np.isfinite(est.fit_summary_["best_val_loss"])

@@ -338,6 +338,9 @@ def fit_restoring_best(
         ``callbacks`` are added to the early-stopping and checkpoint callbacks, not substituted for them.
     """
     has_val = datamodule.has_validation
+    # a step cap given through trainer_kwargs bounds the validation interval too, so that a short fit still
+    # validates (and keeps its best weights) at its end
+    max_steps = int((trainer_kwargs or {}).get("max_steps", max_steps))
     settings: dict[str, Any] = {"max_steps": max_steps, "num_sanity_val_steps": 0}
     if has_val:
         settings |= {
