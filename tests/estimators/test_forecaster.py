@@ -386,3 +386,20 @@ def test_a_step_cap_in_trainer_kwargs_still_validates_and_keeps_the_best(frame):
     est = TitansForecaster(**(TINY | {"max_steps": 1000, "trainer_kwargs": {"max_steps": 7}})).fit(frame)
     assert est.fit_summary_["steps"] == 7
     assert est.fit_summary_["restored_best"] and np.isfinite(est.fit_summary_["best_val_loss"])
+
+
+def test_ctrl_c_during_fit_raises_keyboard_interrupt_and_leaves_the_estimator_unfitted(frame):
+    import signal
+
+    from lightning.pytorch.callbacks import Callback
+
+    class Interrupt(Callback):
+        def on_train_batch_end(self, *args, **kwargs):
+            raise KeyboardInterrupt
+
+    handler = signal.getsignal(signal.SIGINT)
+    est = TitansForecaster(**(TINY | {"trainer_kwargs": {"callbacks": [Interrupt()]}}))
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(frame)
+    assert not hasattr(est, "model_")
+    assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C still works afterwards

@@ -103,6 +103,25 @@ class BestFit:
     stopped_early: bool
 
 
+def _fit_raising_interrupts(trainer: Any, module: Any, datamodule: Any) -> None:
+    """``trainer.fit``, except that Ctrl-C raises ``KeyboardInterrupt`` (Lightning exits the interpreter with
+    ``SystemExit(1)`` and leaves SIGINT ignored) and the caller's SIGINT handler is kept."""
+    import signal
+
+    from lightning.pytorch.trainer.states import TrainerStatus
+
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        trainer.fit(module, datamodule=datamodule)
+    except SystemExit as exit_:
+        if trainer.state.status != TrainerStatus.INTERRUPTED:
+            raise
+        raise KeyboardInterrupt("fit interrupted; the estimator keeps what it held before fit") from exit_
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
+
+
 def fit_keeping_best(
     module: torch.nn.Module,
     datamodule: Any,
@@ -146,7 +165,7 @@ def fit_keeping_best(
         trainer = make_trainer(
             max_epochs=max_epochs, verbose=verbose, callbacks=cbs, trainer_kwargs=kwargs, default_root_dir=tmp
         )
-        trainer.fit(module, datamodule=datamodule)
+        _fit_raising_interrupts(trainer, module, datamodule)
         best_path = checkpoint.best_model_path if checkpoint is not None else ""
         if best_path and os.path.exists(best_path):
             state = torch.load(best_path, map_location="cpu", weights_only=True)
