@@ -141,7 +141,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         Number of stacked stem convolutions.
     stem_stride : int
         Max-pool the stem's output over groups of this many positions, so the backbone reads that many times
-        fewer tokens (needs ``stem_kernel > 0``); 1: keep the resolution. The GUE benchmark (README) uses
+        fewer tokens (needs ``stem_kernel > 0``); 1: keep the resolution. The GUE benchmark uses
         ``stem_kernel=9, stem_layers=2, stem_stride=4, pooling="max"``, chosen on its valid splits; on a few
         hundred sequences, try ``stem_layers=1``.
     dropout : float
