@@ -368,24 +368,25 @@ def targets(agg: pd.DataFrame, refs: pd.DataFrame) -> list[str]:
 def test_time_learning(args: argparse.Namespace, seed: int) -> str:
     """ETTh1, h=96: daily forecasts over the test period, weights frozen, with and without a level shift.
 
-    The history model forecasts each day from the memory carried over every earlier row (what ``update()``
-    after each day gives, exactly), and from a memory reset at every window (the history path fed the
-    lookback window only); the window model L=96 beside them. The shift adds 2 training standard
-    deviations to every channel from the middle of the test period on, a level no training window holds
-    in that place. Recovery: the first day after the shift from which the 7-day mean MSE stays within 10%
-    of its pre-shift mean.
+    Each history model (level inputs, the default, and difference inputs) forecasts each day from the
+    memory carried over every earlier row (what ``update()`` after each day gives, exactly), and from a
+    memory reset at every window (the history path fed the lookback window only); the window model L=96
+    beside them. The shift adds 2 training standard deviations to every channel from the middle of the test
+    period on, a level no training window holds in that place. Recovery: see :func:`recovery`.
     """
     import lightning.pytorch as pl
 
     h, day = 96, 24
-    model, rows, val_end, _ = train_history("ETTh1", h, args, seed)
+    models = {}
+    for variant, name in (("history_levels", "levels"), ("history", "differences")):
+        models[name], rows, val_end, _ = train_history("ETTh1", h, args, seed, variant)
     pl.seed_everything(seed, verbose=False)
     window = window_model("ETTh1", h, args, seed)
-    return ttl_table(model, window, rows, val_end, h, day)
+    return ttl_table(models, window, rows, val_end, h, day)
 
 
 @torch.no_grad()
-def ttl_table(model, window, rows: np.ndarray, val_end: int, h: int, day: int) -> str:
+def ttl_table(models: dict, window, rows: np.ndarray, val_end: int, h: int, day: int) -> str:
     shift_at = val_end + (rows.shape[0] - val_end) // 2
     shifted = rows.copy()
     shifted[shift_at:] += 2.0
@@ -395,11 +396,13 @@ def ttl_table(model, window, rows: np.ndarray, val_end: int, h: int, day: int) -
     for name, data in (("recorded", rows), ("shifted", shifted)):
         values = torch.as_tensor(data.T, dtype=torch.float32)
         target = values[:, torch.as_tensor(cutoffs)[:, None] + torch.arange(h)]
-        preds = {
-            "history, memory carried (update() every day)": model.forecast_at(values, cutoffs)[..., 0],
-            "history, memory reset every window": reset_forecasts(model, values, cutoffs),
-            "window L=96": window_forecasts(window, values, cutoffs),
-        }
+        preds = {}
+        for inputs, model in models.items():
+            preds[f"history ({inputs}), memory carried (update() every day)"] = model.forecast_at(
+                values, cutoffs
+            )[..., 0]
+            preds[f"history ({inputs}), memory reset every window"] = reset_forecasts(model, values, cutoffs)
+        preds["window L=96"] = window_forecasts(window, values, cutoffs)
         for label, pred in preds.items():
             daily[name, label] = (pred - target).pow(2).mean(dim=(0, 2)).numpy()  # per forecast day
     out = [
@@ -424,6 +427,8 @@ def ttl_table(model, window, rows: np.ndarray, val_end: int, h: int, day: int) -
 
 
 def recovery(recorded: np.ndarray, shifted: np.ndarray, window: int = 7, tolerance: float = 0.1) -> str:
+    """Days after the shift until the ``window``-day mean MSE on the shifted series stays within
+    ``tolerance`` of the same model's on the recorded series (``"never"`` if it does not)."""
     ratio = pd.Series(shifted).rolling(window).mean() / pd.Series(recorded).rolling(window).mean()
     ok = (ratio <= 1 + tolerance).to_numpy()
     for d in range(window - 1, len(ok)):
