@@ -14,8 +14,8 @@ recent values at full resolution.
 
 Causality and normalisation: the history path sees values scaled by the per-series statistics of the
 training rows only (the caller scales), as levels or first differences (``inputs``), and each context
-depends on rows before the cutoff only; the window
-path keeps its per-window RevIN, which uses the window's own (past) values. A cutoff inside a token reads the
+depends on rows before the cutoff only; the window path keeps its per-window RevIN, which uses the
+window's own (past) values. A cutoff inside a token reads the
 context of the last complete tokens; the rows since then are in the window.
 
 Streaming: :meth:`HistoryTitansForecaster.advance` takes new rows and a :class:`HistoryState` and returns the
