@@ -440,11 +440,8 @@ def recovery(recorded: np.ndarray, shifted: np.ndarray, window: int = 7, toleran
 def reset_forecasts(
     model: HistoryTitansForecaster, values: torch.Tensor, cutoffs: np.ndarray
 ) -> torch.Tensor:
-    lookback = model.config.window.input_size
-    idx = torch.as_tensor(cutoffs)[:, None] + torch.arange(-lookback, 0)
-    windows = values[:, idx]  # [C, M, L]
-    flat = windows.reshape(-1, lookback)
-    outputs, state = model.advance(flat, model.init_state(len(flat)))
+    flat = model.windows_before(values, torch.as_tensor(cutoffs)).reshape(len(cutoffs) * len(values), -1)
+    _, state = model.advance(flat, model.init_state(len(flat)))
     return model.forecast(flat, state.context)[..., 0].reshape(values.shape[0], len(cutoffs), -1)
 
 
@@ -473,9 +470,9 @@ def window_model(dataset: str, h: int, args: argparse.Namespace, seed: int):
 
 
 def window_forecasts(model, values: torch.Tensor, cutoffs: np.ndarray) -> torch.Tensor:
-    idx = torch.as_tensor(cutoffs)[:, None] + torch.arange(-96, 0)
-    windows = values[:, idx]  # [C, M, L]
-    flat = windows.reshape(-1, 96, 1)
+    lookback = model.config.input_size
+    idx = torch.as_tensor(cutoffs)[:, None] + torch.arange(-lookback, 0)
+    flat = values[:, idx].reshape(-1, lookback, 1)  # [C * M, L, 1]
     return model(flat)[:, :, 0, 0].reshape(values.shape[0], len(cutoffs), -1)
 
 

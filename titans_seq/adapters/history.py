@@ -26,7 +26,7 @@ for rows), and the cost is linear in the rows fed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -119,18 +119,6 @@ class HistoryState:
         return state_tree.map_tensors(lambda t: t.detach(), self)
 
 
-def _positions_zeroed(node: Any) -> Any:
-    """``node`` with every ``position`` field set to 0 (see :class:`HistoryForecasterConfig`)."""
-    if isinstance(node, tuple):
-        return tuple(_positions_zeroed(n) for n in node)
-    if is_dataclass(node):
-        changes = {f.name: _positions_zeroed(getattr(node, f.name)) for f in fields(node)}
-        if "position" in changes:
-            changes["position"] = 0
-        return replace(node, **changes)
-    return node
-
-
 class HistoryTitansForecaster(nn.Module):
     """A window forecaster whose extra token summarises the whole history of its series (module docs).
 
@@ -196,7 +184,7 @@ class HistoryTitansForecaster(nn.Module):
             for start in range(0, n_new, _STREAM_PIECE):
                 out, backbone = self.backbone(tokens[:, start : start + _STREAM_PIECE], backbone)
                 outputs.append(out)
-            backbone = _positions_zeroed(backbone)
+            backbone = state_tree.with_positions_zeroed(backbone)
             context = torch.cat([context.to(outputs[-1].dtype), *outputs[1:]], dim=1)[
                 :, -self.context_tokens :
             ]
@@ -220,6 +208,11 @@ class HistoryTitansForecaster(nn.Module):
         flat = torch.gather(extended, 1, index.reshape(n, m * k, 1).expand(n, m * k, outputs.shape[-1]))
         return flat.reshape(n, m, k, outputs.shape[-1])
 
+    def windows_before(self, values: Tensor, cutoffs: Tensor) -> Tensor:
+        """The ``input_size`` rows before each cutoff: ``values [N, T]``, ``cutoffs [M]`` -> ``[N, M, L]``."""
+        lookback = self.config.window.input_size
+        return values[:, (cutoffs[:, None] + torch.arange(-lookback, 0)).to(values.device)]
+
     def forecast(self, windows: Tensor, context: Tensor) -> Tensor:
         """Scaled ``windows [N, L]``, ``context [N, K, dim]`` -> ``[N, H, Q]``, quantiles sorted."""
         if self.training and self.config.context_dropout > 0:
@@ -239,12 +232,10 @@ class HistoryTitansForecaster(nn.Module):
             raise ValueError(f"cutoffs must lie in [input_size={lookback}, {values.shape[1]}]")
         outputs, _ = self.advance(values, self.init_state(values.shape[0]))
         contexts = self.contexts_at(outputs, cut)  # [N, M, K, dim]
-        offsets = torch.arange(-lookback, 0)
         preds, step = [], max(1, batch // values.shape[0])
         for start in range(0, len(cut), step):
             c = cut[start : start + step]
-            idx = (c[:, None] + offsets).to(values.device)  # [m, L]
-            windows = values[:, idx]  # [N, m, L]
+            windows = self.windows_before(values, c)  # [N, m, L]
             ctx = contexts[:, start : start + len(c)]
             y = self.forecast(windows.reshape(-1, lookback), ctx.reshape(-1, *ctx.shape[2:]))
             preds.append(y.reshape(values.shape[0], len(c), *y.shape[1:]))

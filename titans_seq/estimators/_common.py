@@ -28,6 +28,17 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
+@contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``model`` in eval mode (dropout off) for the block, then back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def quiet_lightning() -> None:
     """Silence Lightning's banners (its loggers must be configured after it is imported)."""
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from titans_seq.adapters.history import HistoryState, HistoryTitansForecaster
+from titans_seq.estimators._common import evaluating
 from titans_seq.models import state_tree
 
 PREFIX = "history_state"
@@ -34,9 +35,7 @@ def advance_histories(
     """The states after feeding each series its ``rows`` (scaled, oldest first); ``states=None`` starts every
     series at its first row. Returns new states for the series of ``rows`` (the inputs are not changed)."""
     dtype, device = _dtype_device(model)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         groups: dict[Any, list[Hashable]] = {}
         starts = {}
         for uid, r in rows.items():
@@ -52,8 +51,6 @@ def advance_histories(
             _, end = model.advance(values, batch)
             end = state_tree.map_tensors(lambda t: t.detach().contiguous(), end)
             out.update(zip(uids, state_tree.unstack(end, len(uids)), strict=True))
-    finally:
-        model.train(was_training)
     return out
 
 

@@ -51,7 +51,12 @@ from titans_seq.data.timeseries import (
     to_long,
 )
 from titans_seq.estimators import _history
-from titans_seq.estimators._common import lightning_warnings_hidden, load_model_dir, save_model_dir
+from titans_seq.estimators._common import (
+    evaluating,
+    lightning_warnings_hidden,
+    load_model_dir,
+    save_model_dir,
+)
 from titans_seq.estimators._forecast_store import (
     SeriesStore,
     backtest_windows,
@@ -458,10 +463,7 @@ class TitansForecaster(BaseEstimator):
     ) -> np.ndarray:
         """Raw windows ``[S, L]`` (and, in history mode, their contexts ``[S, dim]``) -> forecasts
         ``[S, h, K]`` (K output columns) in the raw scale."""
-        model = self.model_
-        was_training = model.training
-        model.eval()  # dropout off; restored below so predict leaves the module as it found it
-        try:
+        with evaluating(self.model_) as model:  # predict leaves the module in the mode it found it
             param = next(model.parameters())
             scaled = (windows - mean[:, None]) / std[:, None]
             outputs = []
@@ -474,8 +476,6 @@ class TitansForecaster(BaseEstimator):
                 else:
                     y = model.forecast(x, contexts[start : start + _INFERENCE_BATCH].to(param))
                 outputs.append(y[:, :h].double().cpu().numpy())  # [b, h, Q]
-        finally:
-            model.train(was_training)
         out = np.concatenate(outputs) * std[:, None, None] + mean[:, None, None]
         return out[..., self._output_columns()[1]]
 
@@ -651,19 +651,14 @@ class TitansForecaster(BaseEstimator):
     def _backtest_contexts(self, frame, uids, mean, std, n_windows: int, step_size: int) -> torch.Tensor:
         """History contexts of :func:`backtest_windows`' windows ``[S * n_windows, dim]``: one pass over
         each series from its first row."""
-        model, param = self.model_, next(self.model_.parameters())
-        was_training = model.training
-        model.eval()
-        try:
-            out = []
+        with evaluating(self.model_) as model:
+            param, out = next(model.parameters()), []
             for (uid, _, y), expected, m, s in zip(iter_series(frame), uids, mean, std, strict=True):
                 assert uid == expected, "series order changed"
                 values = torch.as_tensor((y - m) / s, dtype=param.dtype, device=param.device)[None]
                 starts = len(y) - self.h - (n_windows - 1 - np.arange(n_windows)) * step_size
                 outputs, _ = model.advance(values, model.init_state(1))
                 out.append(model.contexts_at(outputs, torch.as_tensor(starts))[0])
-        finally:
-            model.train(was_training)
         return torch.cat(out)
 
     # ------------------------------------------------------------------ persistence and plots

@@ -54,6 +54,19 @@ def map_tensors(fn: Callable[[Tensor], Tensor], node: Any) -> Any:
     return node
 
 
+def with_positions_zeroed(node: Any) -> Any:
+    """The same tree with every ``position`` field set to 0. Only for states that do not depend on stream
+    positions (memory-only ones), so that states of streams of any length stack."""
+    if isinstance(node, tuple):
+        return tuple(with_positions_zeroed(n) for n in node)
+    if is_dataclass(node):
+        changes = {f.name: with_positions_zeroed(getattr(node, f.name)) for f in fields(node)}
+        if "position" in changes:
+            changes["position"] = 0
+        return type(node)(**changes)
+    return node
+
+
 def signature(node: Any) -> Hashable:
     """What two states must share to be stacked: structure, non-tensor leaves, tensor shapes after the batch
     axis, dtypes."""

@@ -166,7 +166,7 @@ class HistoryModule(pl.LightningModule):
             local = (cut - k * self.crop_rows)[None]  # rows since the crop's first row
             ctx.append(self.model.contexts_at(outputs[n : n + 1], local, before=state.context[n : n + 1])[0])
             values = self._values[i]
-            x.append(values[(cut[:, None] + torch.arange(-self.lookback, 0)).to(values.device)])
+            x.append(self.model.windows_before(values[None], cut)[0])
             y.append(values[(cut[:, None] + torch.arange(self.h)).to(values.device)])
         pred = self.model.forecast(torch.cat(x), torch.cat(ctx))
         loss = self._loss(pred, torch.cat(y))
