@@ -89,7 +89,7 @@ def test_init_stores_parameters_verbatim_and_clone_copies_them() -> None:
     assert all(params[k] is v for k, v in kwargs.items())
     assert sorted(params) == sorted(
         "backbone pooling strands kmer stem_kernel stem_layers stem_stride dropout rc_augment rc_average "
-        "learning_rate lr_decay_patience batch_size max_epochs patience "
+        "learning_rate lr_decay_patience batch_size max_tokens max_epochs patience "
         "validation_fraction random_state verbose trainer_kwargs".split()
     )
     copy = clone(clf)
@@ -134,6 +134,22 @@ def test_same_seed_gives_the_same_model_and_keeps_global_rng() -> None:
     c = clone(a).set_params(random_state=1).fit(X_TRAIN, Y_TRAIN)
     assert weights_hash(a) == weights_hash(b) != weights_hash(c)
     np.testing.assert_array_equal(a.predict_proba(X_TEST), b.predict_proba(X_TEST))
+
+
+def test_any_lengths_come_back_in_input_order_and_long_ones_stream(
+    fitted: TitansSequenceClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(5)
+    seqs = ["".join(rng.choice(list("ACGT"), n)) for n in (30, 3000, 12, 500, 50_000, 25)]
+    together = fitted.predict_proba(seqs)  # batches sorted by length, rows put back in input order
+    alone = np.vstack([fitted.predict_proba([s]) for s in seqs])
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-6)
+    # 50 kb is 13 pieces of the default 4096 tokens; one piece of 10**9 tokens gives the same
+    monkeypatch.setattr(fitted.model_.model, "piece_tokens", 10**9)
+    np.testing.assert_allclose(fitted.predict_proba(seqs[4:5]), together[4:5], rtol=0, atol=1e-6)
+    # a small budget: every sequence a batch of its own, the same probabilities
+    monkeypatch.setattr(fitted, "max_tokens", 1)
+    np.testing.assert_allclose(fitted.predict_proba(seqs), together, rtol=0, atol=1e-6)
 
 
 def test_save_load_gives_identical_probabilities(fitted: TitansSequenceClassifier, tmp_path: Path) -> None:
@@ -262,6 +278,7 @@ def test_bad_data_raises_before_training(X, y, message: str, monkeypatch: pytest
         ({"stem_kernel": 9, "stem_layers": 0}, "stem_layers must be an integer >= 1, got 0"),
         ({"stem_stride": 4}, "stem_stride=4 needs a convolutional stem (stem_kernel > 0)"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+        ({"max_tokens": 0}, "max_tokens must be an integer >= 1, got 0"),
         ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0, got -1.0"),
         ({"lr_decay_patience": 0}, "lr_decay_patience must be an integer >= 1, got 0"),
         ({"validation_fraction": 1.0}, "validation_fraction must lie in [0, 1), got 1.0"),

@@ -27,6 +27,11 @@ looks only back, so the output at position ``t`` never depends on later position
   reverse strand read left to right is the forward strand read right to left, so every base also gets
   context from its right (the two-strand, shared-weight "conjoined" model; Caduceus' post-hoc conjoining
   does the same at the output).
+- **Any length.** A row longer than ``piece_tokens`` backbone tokens is streamed through the stem and the
+  backbone in pieces of that many tokens, the backbone state carried from piece to piece and the pooling
+  folded as it goes. Since the backbone's state continues its stream exactly and each stem piece is computed
+  with the bases its convolutions reach back to, this equals one pass over the whole row. Without gradients
+  (prediction), memory is then bounded by the piece and not by the length; time is linear in the length.
 
 This module knows nothing of tokenizers, losses or optimizers: the token ids of the reverse complement come
 from a ``complement`` table given by the caller (``CharTokenizer().complement``).
@@ -44,6 +49,9 @@ from titans_seq._checks import check_int
 from titans_seq.models import MemoryConfig, TitansBackbone, TitansConfig
 
 POOLINGS = ("mean", "max", "last", "cls")
+# Backbone tokens per streamed piece when a row is longer: long enough that the per-piece overhead is small,
+# short enough that a batch of pieces stays small in memory; a multiple of every chunk size we ship
+DEFAULT_PIECE_TOKENS = 4096
 STRANDS = ("forward", "both")
 
 
@@ -128,6 +136,9 @@ class DNAClassifier(nn.Module):
     stem_stride : int
         Max-pool the stem's output over groups of this many positions (1 = keep the resolution). Needs
         ``stem_kernel > 0``.
+    piece_tokens : int
+        Backbone tokens per streamed piece (see the module docstring); not a weight, so it may be changed on
+        a trained model. A multiple of the memory's chunk size wastes no partial chunks.
 
     Examples
     --------
@@ -152,6 +163,7 @@ class DNAClassifier(nn.Module):
         stem_kernel: int = 0,
         stem_layers: int = 1,
         stem_stride: int = 1,
+        piece_tokens: int = DEFAULT_PIECE_TOKENS,
     ) -> None:
         super().__init__()
         if not isinstance(backbone, TitansConfig):
@@ -165,6 +177,7 @@ class DNAClassifier(nn.Module):
         if strands not in STRANDS:
             raise ValueError(f"strands must be one of {list(STRANDS)}, got {strands!r}")
         check_stem(stem_kernel, stem_layers, stem_stride)
+        check_int("piece_tokens", piece_tokens, 1, types=numbers.Integral)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         if complement is not None:
@@ -180,8 +193,8 @@ class DNAClassifier(nn.Module):
             raise ValueError("strands='both' needs the complement table of the tokenizer (complement=...)")
         self.pooling, self.strands, self.num_classes = pooling, strands, num_classes
         self.embedding = nn.Embedding(vocab_size, backbone.dim)
-        self.stem_stride = stem_stride
-        # Left padding is applied in _stem (causal); no padding inside the convolution.
+        self.stem_stride, self.piece_tokens = stem_stride, int(piece_tokens)
+        # Left padding is applied in _tokens (causal); no padding inside the convolution.
         dim = backbone.dim
         self.stem = (
             nn.ModuleList(nn.Conv1d(dim, dim, stem_kernel) for _ in range(stem_layers))
@@ -251,42 +264,73 @@ class DNAClassifier(nn.Module):
         return torch.where(inside, flipped, ids)
 
     def _encode(self, ids: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
-        """Right-packed ids ``[B, L]`` -> pooled ``[B, dim]``."""
-        if self.stem is None:
-            x = self.embedding(ids)  # [B, L, D]
-        else:
-            x, mask, lengths = self._stem(ids, mask, lengths)  # [B, L', D], L' = ceil(L / stride)
+        """Right-packed ids ``[B, L]`` -> pooled ``[B, dim]``, streamed ``piece_tokens`` backbone tokens at a
+        time with the backbone state carried (equal to one pass; see the module docstring)."""
+        stride = self.stem_stride if self.stem is not None else 1
+        n_tokens = -(-ids.shape[1] // stride)  # backbone tokens of the longest row (before a class token)
+        token_lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
+        total = n_tokens + (self.pooling == "cls")
         rows = torch.arange(ids.shape[0], device=ids.device)
-        if self.pooling == "cls":
-            x = torch.cat([x, x.new_zeros(x.shape[0], 1, x.shape[2])], dim=1)  # [B, L + 1, D]
-            x = x.index_put((rows, lengths), self.cls.to(x.dtype).expand(len(rows), -1))
-        y, _ = self.backbone(x)  # [B, L (+1), D]
+        state, pooled = None, None
+        for start in range(0, total, self.piece_tokens):
+            end = min(start + self.piece_tokens, total)
+            x = self._tokens(ids, mask, start, min(end, n_tokens))  # [B, <= end - start, D]
+            positions = torch.arange(start, end, device=ids.device)
+            if self.pooling == "cls":
+                if end > n_tokens:  # the slot after the longest row's last token
+                    x = torch.cat([x, x.new_zeros(x.shape[0], 1, x.shape[2])], dim=1)
+                here = positions[None, :] == token_lengths[:, None]  # [B, T]: the class token's slot
+                x = torch.where(here[:, :, None], self.cls.to(x.dtype), x)
+            y, state = self.backbone(x, state)  # [B, T, D]
+            real = positions[None, :] < token_lengths[:, None]  # [B, T]
+            pooled = self._pool(y, real, positions, token_lengths, rows, pooled)
+        if self.pooling == "mean":
+            return pooled / token_lengths.to(pooled.dtype)[:, None]
+        return pooled
+
+    def _pool(
+        self, y: Tensor, real: Tensor, positions: Tensor, token_lengths: Tensor, rows: Tensor, pooled
+    ) -> Tensor:
+        """Fold one piece's outputs ``y [B, T, D]`` into the running pooled features (sum for ``"mean"``)."""
         if self.pooling == "mean":
             # masked_fill, not a product: outputs at padding must not leak in, even as NaN * 0
-            return y.masked_fill(~mask[:, :, None], 0.0).sum(1) / lengths.to(y.dtype)[:, None]
+            piece = y.masked_fill(~real[:, :, None], 0.0).sum(1)
+            return piece if pooled is None else pooled + piece
         if self.pooling == "max":
-            return y.masked_fill(~mask[:, :, None], float("-inf")).amax(1)
-        if self.pooling == "last":
-            return y[rows, lengths - 1]
-        return y[rows, lengths]  # the class token
+            piece = y.masked_fill(~real[:, :, None], float("-inf")).amax(1)
+            return piece if pooled is None else torch.maximum(pooled, piece)
+        # "last" reads the last real token, "cls" the slot after it
+        target = token_lengths - 1 if self.pooling == "last" else token_lengths
+        inside = (target >= positions[0]) & (target <= positions[-1])
+        piece = y[rows, (target - positions[0]).clamp(0, y.shape[1] - 1)]
+        if pooled is None:
+            pooled = torch.zeros_like(piece)
+        return torch.where(inside[:, None], piece, pooled)
 
-    def _stem(self, ids: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Embedding, causal convolutions + GELU, then a max over groups of ``stem_stride`` real positions.
+    def _tokens(self, ids: Tensor, mask: Tensor, start: int, end: int) -> Tensor:
+        """Backbone inputs of token positions ``[start, end)``: ``[B, end - start, D]``.
 
-        Right-packed ``ids [B, L]``, ``mask [B, L]`` and ``lengths [B]`` -> ``[B, L', D]`` features and the
-        mask and lengths of the ``L' = ceil(L / stride)`` grouped positions.
+        Without a stem a token is an embedded id. With a stem, token ``t`` is the max over bases
+        ``[t * stride, (t + 1) * stride)`` of the convolutions, computed over those bases and the
+        ``stem_layers * (stem_kernel - 1)`` bases before them (all that a causal stack of that depth
+        reads): the same values as convolving the whole row. Positions past a row's end are 0.
         """
-        h = nn.functional.gelu(self._embedded_first_conv(ids))  # [B, D, L]: channels first throughout
+        if self.stem is None or start >= end:  # (start == end: a last piece holding only the class token)
+            return self.embedding(ids[:, start:end])
+        stride, kernel = self.stem_stride, self.stem[0].kernel_size[0]
+        first, last = start * stride, min(end * stride, ids.shape[1])  # the bases of these tokens
+        context = min(first, len(self.stem) * (kernel - 1))
+        h = nn.functional.gelu(self._embedded_first_conv(ids[:, first - context : last]))  # [B, D, n]
         for conv in self.stem[1:]:
             h = nn.functional.gelu(conv(nn.functional.pad(h, (conv.kernel_size[0] - 1, 0))))
-        stride = self.stem_stride
-        if stride == 1:
-            return h.transpose(1, 2), mask, lengths
-        # ceil_mode: the last, partial group is the max over the positions it has
-        h = nn.functional.max_pool1d(h.masked_fill(~mask[:, None, :], float("-inf")), stride, ceil_mode=True)
-        lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
-        mask = torch.arange(h.shape[2], device=h.device) < lengths[:, None]
-        return h.transpose(1, 2).masked_fill(~mask[:, :, None], 0.0), mask, lengths
+        h, base_mask = h[:, :, context:], mask[:, first:last]
+        if stride > 1:
+            # ceil_mode: the last, partial group is the max over the positions it has
+            h = h.masked_fill(~base_mask[:, None, :], float("-inf"))
+            h = nn.functional.max_pool1d(h, stride, ceil_mode=True)
+            base_mask = nn.functional.max_pool1d(base_mask[:, None, :].to(h.dtype), stride, ceil_mode=True)
+            base_mask = base_mask[:, 0] > 0
+        return h.transpose(1, 2).masked_fill(~base_mask[:, :, None], 0.0)
 
     def _embedded_first_conv(self, ids: Tensor) -> Tensor:
         """The first stem convolution of the embedded ids, before its GELU: ``[B, L] -> [B, D, L]``.
@@ -310,4 +354,12 @@ class DNAClassifier(nn.Module):
         return conv(nn.functional.pad(self.embedding(ids).transpose(1, 2), (kernel - 1, 0)))
 
 
-__all__ = ["POOLINGS", "STRANDS", "DNAClassifier", "check_stem", "default_backbone", "pack_right"]
+__all__ = [
+    "DEFAULT_PIECE_TOKENS",
+    "POOLINGS",
+    "STRANDS",
+    "DNAClassifier",
+    "check_stem",
+    "default_backbone",
+    "pack_right",
+]

@@ -291,6 +291,21 @@ class _Tokenizer:
         ids = self._content_ids(seq, 0)
         return np.concatenate([[CLS_ID], ids]).astype(np.int64) if add_cls else ids
 
+    def encode_flat(self, sequences: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of many sequences of any lengths, without padding: ``(ids [sum of lengths], lengths [N])``.
+
+        Row ``i`` is ``ids[offsets[i]:offsets[i + 1]]`` with ``offsets = [0, *cumsum(lengths)]``. Memory is
+        the total number of tokens (int16 up to 6-mers, else int32), however unequal the lengths: what a
+        set holding one 1 Mb region among thousands of 200-bp ones needs, where a padded ``[N, L_max]``
+        array would not fit.
+        """
+        seqs = validate_sequences(sequences, unknown=self.unknown)
+        if not seqs:
+            raise ValueError("sequences is empty: nothing to tokenize")
+        dtype = np.int16 if self.vocab_size <= np.iinfo(np.int16).max + 1 else np.int32
+        rows = [self._content_ids(seq, i).astype(dtype) for i, seq in enumerate(seqs)]
+        return np.concatenate(rows), np.array([len(r) for r in rows], dtype=np.int64)
+
     def encode_batch(
         self,
         sequences: Iterable[str],

@@ -35,7 +35,13 @@ from titans_seq.estimators._common import (
     save_model_dir,
 )
 from titans_seq.models import TitansConfig
-from titans_seq.training.dna import MAX_KMER, DNAClassifierSystem, DNADataModule, stratified_split
+from titans_seq.training.dna import (
+    DEFAULT_MAX_TOKENS,
+    MAX_KMER,
+    DNAClassifierSystem,
+    DNADataModule,
+    stratified_split,
+)
 
 # /2: the memory reads per-token weights, a deep memory has a skip path and the surprise clamp is on by
 # default; a /1 model's weights compute a different function under this code
@@ -109,7 +115,9 @@ def predict_probabilities(
         batches = trainer.predict(system, datamodule=datamodule)
     system.trainer = None
     system.cpu()
-    probs = torch.cat(batches).double().numpy()
+    in_batch_order = torch.cat(batches).double().numpy()
+    probs = np.empty_like(in_batch_order)
+    probs[datamodule.batches("predict").order()] = in_batch_order  # batches group rows by length
     return probs / probs.sum(1, keepdims=True)
 
 
@@ -158,7 +166,12 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         (needs validation data; set it below ``patience`` so that the lower rate gets checks before early
         stopping); None (default): constant.
     batch_size : int
-        Sequences per batch, in training and prediction.
+        Most sequences per batch, in training and prediction.
+    max_tokens : int
+        Most tokens per batch, padding included: batches group sequences of similar lengths, and a sequence
+        longer than this is a batch of its own. Any length is accepted: a sequence longer than the model's
+        ``piece_tokens`` is streamed through it in pieces (exactly one pass), so prediction memory does not
+        grow with the length.
     max_epochs : int
         Upper bound on training epochs.
     patience : int
@@ -210,6 +223,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         learning_rate: float = 1e-3,
         lr_decay_patience: int | None = None,
         batch_size: int = 64,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
         max_epochs: int = 20,
         patience: int = 3,
         validation_fraction: float = 0.1,
@@ -231,6 +245,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.lr_decay_patience = lr_decay_patience
         self.batch_size = batch_size
+        self.max_tokens = max_tokens
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_fraction = validation_fraction
@@ -287,6 +302,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
             valid,
             classes=classes,
             batch_size=int(self.batch_size),
+            max_tokens=int(self.max_tokens),
             kmer=int(self.kmer),
             seed=seed,
             validation_fraction=0.0,
@@ -334,7 +350,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("X is empty: nothing to predict")
         self._check_lengths(seqs, "X")
         datamodule = DNADataModule.from_sets(
-            predict=SequenceSet(seqs), batch_size=self.batch_size, kmer=self.kmer
+            predict=SequenceSet(seqs), batch_size=self.batch_size, max_tokens=self.max_tokens, kmer=self.kmer
         )
         return predict_probabilities(
             self.model_, datamodule, verbose=self.verbose, trainer_kwargs=self.trainer_kwargs
@@ -445,6 +461,7 @@ class TitansSequenceClassifier(ClassifierMixin, BaseEstimator):
         integer("kmer", 1, MAX_KMER)
         check_stem(self.stem_kernel, self.stem_layers, self.stem_stride)
         integer("batch_size", 1)
+        integer("max_tokens", 1)
         integer("max_epochs", 1)
         integer("patience", 0)
         if self.lr_decay_patience is not None:

@@ -22,16 +22,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassMatthewsCorrCoef
 
 from titans_seq._checks import check_int
 from titans_seq.adapters.dna import DNAClassifier, default_backbone, pack_right
-from titans_seq.data.dna import CharTokenizer, KmerTokenizer, SequenceSet
+from titans_seq.data.dna import PAD_ID, CharTokenizer, KmerTokenizer, SequenceSet
 from titans_seq.data.dna_sources import list_dna_tasks, load_dna_task, read_sequence_csv
 from titans_seq.models import TitansConfig
 
+# Tokens per batch, padding included: 64 rows of up to 1024 tokens (every GUE task keeps batches of 64)
+DEFAULT_MAX_TOKENS = 65536
 MAX_KMER = 6  # 4**6 = 4096 k-mer embeddings; larger k gives mostly unseen tokens on benchmark-sized data
 
 
@@ -70,13 +72,18 @@ def stratified_split(sequences: SequenceSet, fraction: float, seed: int) -> tupl
 
 
 class TokenizedSet(Dataset):
-    """Sequences tokenized once: ``ids [N, L_max]`` right-padded, ``lengths [N]``, ``labels [N]`` or None.
+    """Sequences tokenized once, unpadded: ``ids`` holds every row's tokens end to end (int16/int32),
+    ``lengths [N]`` their counts, ``labels [N]`` (int64) or None.
 
-    Items are row indices; :meth:`collate` cuts each batch to its longest row.
+    Memory is the total number of tokens, whatever the spread of lengths. Items are row indices;
+    :meth:`collate` builds a right-padded batch as wide as its longest row.
     """
 
     def __init__(self, ids: Tensor, lengths: Tensor, labels: Tensor | None) -> None:
+        if int(lengths.sum()) != len(ids):
+            raise ValueError(f"lengths add up to {int(lengths.sum())} tokens, ids holds {len(ids)}")
         self.ids, self.lengths, self.labels = ids, lengths, labels
+        self.offsets = torch.cat([lengths.new_zeros(1), lengths.cumsum(0)])
 
     @classmethod
     def encode(
@@ -86,7 +93,7 @@ class TokenizedSet(Dataset):
         classes: np.ndarray | None = None,
     ) -> TokenizedSet:
         """Tokenize ``sequences``; labels become positions in ``classes`` (each label must be one of them)."""
-        batch = tokenizer.encode_batch(sequences.sequences, return_tensors="pt")
+        ids, lengths = tokenizer.encode_flat(sequences.sequences)
         labels = None
         if classes is not None and sequences.labels is not None:
             unknown = np.setdiff1d(sequences.labels, classes)
@@ -95,10 +102,10 @@ class TokenizedSet(Dataset):
                     f"label {unknown[0].item()!r} is not among the training classes {classes.tolist()}"
                 )
             labels = torch.from_numpy(np.searchsorted(classes, sequences.labels).astype(np.int64))
-        return cls(batch.input_ids, batch.attention_mask.sum(1), labels)
+        return cls(torch.from_numpy(ids), torch.from_numpy(lengths), labels)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.lengths)
 
     def __getitem__(self, index: int) -> int:
         return index
@@ -107,13 +114,83 @@ class TokenizedSet(Dataset):
         idx = torch.as_tensor(indices, dtype=torch.long)
         lengths = self.lengths[idx]
         width = int(lengths.max())
-        batch = {
-            "input_ids": self.ids[idx, :width],
-            "attention_mask": torch.arange(width) < lengths[:, None],
-        }
+        input_ids = torch.full((len(idx), width), PAD_ID, dtype=torch.long)
+        for row, i in enumerate(idx.tolist()):
+            input_ids[row, : lengths[row]] = self.ids[self.offsets[i] : self.offsets[i + 1]]
+        batch = {"input_ids": input_ids, "attention_mask": torch.arange(width) < lengths[:, None]}
         if self.labels is not None:
             batch["labels"] = self.labels[idx]
         return batch
+
+
+class TokenBudgetBatches(Sampler[list[int]]):
+    """Batches of at most ``batch_size`` rows and ``max_tokens`` padded tokens (rows x longest row), rows of
+    similar lengths together, so that padding never makes a batch pay for an unrelated long row.
+
+    ``shuffle=False`` (evaluation, prediction): the rows sorted by length (stable), cut in order; the batch
+    order is then :meth:`order`. ``shuffle=True`` (training): each epoch draws a permutation (seeded by
+    ``seed`` and the epoch count), sorts pools of ``50 * batch_size`` rows by length, cuts them and shuffles
+    the batches. A row longer than ``max_tokens`` is a batch of its own (the model streams it in pieces).
+    With equal lengths every batch holds ``min(batch_size, max_tokens // length)`` rows, in random order
+    when shuffled, as a plain shuffled loader would.
+    """
+
+    POOL = 50  # batches' worth of rows sorted together when shuffling
+
+    def __init__(
+        self, lengths: Tensor, batch_size: int, max_tokens: int, *, shuffle: bool = False, seed: int = 0
+    ) -> None:
+        check_int("batch_size", batch_size, 1)
+        check_int("max_tokens", max_tokens, 1)
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.batch_size, self.max_tokens, self.shuffle, self.seed = batch_size, max_tokens, shuffle, seed
+        self._epoch = 0
+        self._batches = None if shuffle else self._cut(np.argsort(self.lengths, kind="stable"))
+
+    def _cut(self, order: np.ndarray) -> list[list[int]]:
+        """Consecutive runs of ``order``; a batch's cost is its row count times its longest row."""
+        batches, current, longest = [], [], 0
+        for i in order.tolist():
+            wider = max(longest, int(self.lengths[i]))
+            if current and (len(current) == self.batch_size or (len(current) + 1) * wider > self.max_tokens):
+                batches.append(current)
+                current, wider = [], int(self.lengths[i])
+            current.append(i)
+            longest = wider
+        if current:
+            batches.append(current)
+        return batches
+
+    def _epoch_batches(self) -> list[list[int]]:
+        if self._batches is not None:
+            return self._batches
+        rng = np.random.default_rng([self.seed, self._epoch])
+        self._epoch += 1
+        permutation = rng.permutation(len(self.lengths))
+        pool = self.POOL * self.batch_size
+        batches = []
+        for begin in range(0, len(permutation), pool):
+            rows = permutation[begin : begin + pool]
+            batches += self._cut(rows[np.argsort(self.lengths[rows], kind="stable")])
+        return [batches[j] for j in rng.permutation(len(batches))]
+
+    def order(self) -> np.ndarray:
+        """Row indices in the order the batches of an unshuffled pass yield them."""
+        if self.shuffle:
+            raise ValueError("a shuffled pass has no fixed order")
+        return np.concatenate(self._batches) if self._batches else np.zeros(0, dtype=np.int64)
+
+    def __iter__(self):
+        yield from self._epoch_batches()
+
+    def __len__(self) -> int:
+        if self._batches is not None:
+            return len(self._batches)
+        # shuffled: the count of the next epoch's batches (the same for equal lengths)
+        saved = self._epoch
+        count = len(self._epoch_batches())
+        self._epoch = saved
+        return count
 
 
 class DNADataModule(pl.LightningDataModule):
@@ -129,7 +206,10 @@ class DNADataModule(pl.LightningDataModule):
     data_dir : str, optional
         Folder holding the bundled tasks (default: the repository's ``datasets/``).
     batch_size : int
-        Sequences per batch.
+        Most sequences per batch.
+    max_tokens : int
+        Most tokens per batch, padding included (rows x longest row): batches group rows of similar
+        lengths (:class:`TokenBudgetBatches`), and a row longer than this is a batch of its own.
     kmer : int
         1: one token per base; k > 1: overlapping k-mers (see :func:`make_tokenizer`).
     validation_fraction : float
@@ -145,16 +225,18 @@ class DNADataModule(pl.LightningDataModule):
         task: str | None = None,
         data_dir: str | None = None,
         batch_size: int = 64,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
         kmer: int = 1,
         validation_fraction: float = 0.1,
         seed: int = 0,
         num_workers: int = 0,
     ) -> None:
         super().__init__()
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_int("batch_size", batch_size, 1)
+        check_int("max_tokens", max_tokens, 1)
         self.tokenizer = make_tokenizer(kmer)
         self.task, self.data_dir, self.batch_size, self.kmer = task, data_dir, batch_size, kmer
+        self.max_tokens = max_tokens
         self.validation_fraction, self.seed, self.num_workers = validation_fraction, seed, num_workers
         self._sets: dict[str, SequenceSet | None] = {}
         self._classes: np.ndarray | None = None
@@ -251,14 +333,16 @@ class DNADataModule(pl.LightningDataModule):
                 found, self.tokenizer, self.classes if labelled else None
             )
 
+    def batches(self, split: str, shuffle: bool = False) -> TokenBudgetBatches:
+        """The batches of a set that :meth:`setup` tokenized (unshuffled: ``.order()`` maps rows back)."""
+        lengths = self._tokenized[split].lengths
+        return TokenBudgetBatches(lengths, self.batch_size, self.max_tokens, shuffle=shuffle, seed=self.seed)
+
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         data = self._tokenized[split]
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
         return DataLoader(
             data,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
+            batch_sampler=self.batches(split, shuffle),
             collate_fn=data.collate,
             num_workers=self.num_workers,
         )
@@ -471,6 +555,8 @@ class DNAClassifierSystem(pl.LightningModule):
 __all__ = [
     "DNAClassifierSystem",
     "DNADataModule",
+    "DEFAULT_MAX_TOKENS",
+    "TokenBudgetBatches",
     "TokenizedSet",
     "make_tokenizer",
     "stratified_split",
