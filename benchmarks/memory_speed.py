@@ -40,13 +40,15 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import peak_rss_above_start_mb  # noqa: E402
 
 BATCH, DIM, HEADS, DIM_HEAD = 4, 64, 4, 16
 MODELS = [
@@ -129,37 +131,16 @@ def peak_memory_mb(name: str, chunk: int, length: int, train: bool) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
 
 
-def _current_rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def _peak_child(name: str, chunk: int, length: int, train: bool) -> None:
-    """Sample the resident set every millisecond during one step; print its peak above the start.
-
-    (``ru_maxrss`` cannot be used: Linux carries it across fork and exec, so a child of a large parent
-    starts with the parent's high-water mark.)
-    """
+    """Print the peak resident memory of one step above its start (see ``_measure``)."""
     torch.set_num_threads(2)
     model = build(name, chunk)
     x = torch.randn(BATCH, length, DIM)
     if name.startswith("ours-compiled"):  # compile outside the measured window
         run_once(model, x[:, : min(length, 4 * chunk)], train)
         model.zero_grad(set_to_none=True)
-    base = _current_rss_mb()
-    peak, done = [base], threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _current_rss_mb())
-            time.sleep(0.001)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    run_once(model, x, train)
-    done.set()
-    sampler.join()
-    print(json.dumps({"peak_mb": max(peak[0], _current_rss_mb()) - base}))
+    _, peak = peak_rss_above_start_mb(lambda: run_once(model, x, train))
+    print(json.dumps({"peak_mb": peak}))
 
 
 def fill_peaks(output: Path) -> None:
