@@ -1,4 +1,4 @@
-"""The data of the long-range and defaults benchmarks: what decides a label, and splits that do not overlap."""
+"""Data of the long-range and defaults benchmarks: what decides a label; splits that do not overlap."""
 
 from __future__ import annotations
 
