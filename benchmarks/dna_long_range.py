@@ -173,13 +173,12 @@ def row(distance: int, model: str, sets, test_acc: float, **extra) -> dict:
     }
 
 
-def run_distance(
-    distance: int, n_train: int, background, motifs, args, previous
-) -> tuple[list[dict], object]:
+def run_distance(distance: int, sizes: tuple[int, int, int], background, motifs, args, previous):
+    """The rows of one distance and the Titans system trained there (None when not trained)."""
     seed = args.seed
     sets = tuple(
-        make_set(background, motifs, distance, n, seed=hash((distance, split, seed)) % 2**32)
-        for split, n in (("train", n_train), ("valid", max(200, n_train // 5)), ("test", args.n_test))
+        make_set(background, motifs, distance, n, seed=[distance, i, seed])
+        for i, n in enumerate(sizes)  # train, valid, test
     )
     train, valid, test = sets
     rows = []
@@ -269,15 +268,16 @@ def main() -> None:
         "--n-train",
         type=int,
         nargs="+",
-        default=[2000, 1000, 200],
-        help="training sequences per distance (the last value repeats)",
+        default=[2000, 500, 100],
+        help="training sequences per distance (the last value repeats; the same for --n-valid, --n-test)",
     )
-    parser.add_argument("--n-test", type=int, default=400)
+    parser.add_argument("--n-valid", type=int, nargs="+", default=[400, 200, 100])
+    parser.add_argument("--n-test", type=int, nargs="+", default=[400, 400, 200])
     parser.add_argument(
         "--models", nargs="+", default=["kmer_lr", "cnn", "titans"], choices=["kmer_lr", "cnn", "titans"]
     )
     parser.add_argument(
-        "--minutes", type=float, default=8.0, help="CPU minutes per neural model and distance"
+        "--minutes", type=float, default=5.0, help="CPU minutes per neural model and distance"
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--patience", type=int, default=5)
@@ -292,8 +292,8 @@ def main() -> None:
     command = "python benchmarks/dna_long_range.py " + " ".join(sys.argv[1:])
     rows, previous = [], None
     for i, distance in enumerate(args.distances):
-        n_train = args.n_train[min(i, len(args.n_train) - 1)]
-        new_rows, trained = run_distance(distance, n_train, background, motifs, args, previous)
+        sizes = tuple(n[min(i, len(n) - 1)] for n in (args.n_train, args.n_valid, args.n_test))
+        new_rows, trained = run_distance(distance, sizes, background, motifs, args, previous)
         rows += new_rows
         previous = trained or previous
         write_atomic(args.output.with_suffix(".md"), markdown(rows, command.strip(), motifs))

@@ -103,6 +103,28 @@ def test_predict_writes_one_row_per_region(genome, model_dir: Path, tmp_path: Pa
     assert not (fasta.parent / "genome.fa.fai").exists()  # the index went to --index-dir
 
 
+def test_predict_takes_regions_of_any_length(model_dir: Path, tmp_path: Path, capsys) -> None:
+    # the bundled chloroplast genome (154,478 bp): its whole length, a 100 kb region, short ones, both strands
+    fasta = Path(__file__).resolve().parents[2] / "datasets" / "fasta" / "NC_000932.1.fasta"
+    rows = [
+        ("NC_000932.1", 0, 154_478, "whole", 0, "+"),
+        ("NC_000932.1", 20, 90, "short", 0, "-"),
+        ("NC_000932.1", 50_000, 150_000, "100kb", 0, "-"),
+        ("NC_000932.1", 7, 1007, "1kb", 0, "+"),
+    ]
+    bed = write_bed(tmp_path / "regions.bed", rows)
+    out = tmp_path / "preds.tsv"
+    argv = predict_argv(model_dir, fasta, bed, out)
+    assert dna_cli.main([*argv, "--index-dir", str(tmp_path / "index"), "--quiet"]) == 0
+    assert "wrote 4 predictions" in capsys.readouterr().err
+    table = pd.read_csv(out, sep="\t")
+    assert table["name"].tolist() == ["whole", "short", "100kb", "1kb"]  # input order, not length order
+    genome = "".join(line.strip() for line in fasta.read_text().splitlines()[1:]).upper()
+    seqs = [genome[s:e] if strand == "+" else reverse_complement(genome[s:e]) for _, s, e, _, _, strand in rows]
+    expected = np.vstack([TitansSequenceClassifier.load(model_dir).predict_proba([seq]) for seq in seqs])
+    np.testing.assert_allclose(table[["p_bound", "p_unbound"]].to_numpy(), expected, rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
