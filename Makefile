@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # CPU build of PyTorch, pinned: an unpinned torch pulls a multi-GB CUDA build (GPU users: see README).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo demo-memory test bench bench-recall bench-forecast bench-history bench-dna lint clean
+.PHONY: demo demo-memory test bench bench-recall bench-forecast bench-history bench-dna bench-dna-long lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,13 @@ $(BASELINES_VENV)/.installed: pyproject.toml
 	$(BASELINES_VENV)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BASELINES_VENV)/bin/python -m pip install --quiet -e ".[test,baselines]"
 	touch $@
+
+# DNA of any length (about 5 minutes), the long-range two-motif benchmark (about 60 minutes) and the study
+# that chose the classifier's defaults (about 60 minutes); see benchmarks/README.md
+bench-dna-long: $(VENV)/.installed
+	$(PY) benchmarks/dna_length_scaling.py
+	$(PY) benchmarks/dna_long_range.py --curriculum --threads 1
+	$(PY) benchmarks/dna_defaults.py --max-cpu-minutes 6
 
 bench-forecast: $(BASELINES_VENV)/.installed
 	$(BASELINES_VENV)/bin/python benchmarks/forecast_table3.py --budget 100 --threads 1

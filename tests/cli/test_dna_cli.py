@@ -120,7 +120,10 @@ def test_predict_takes_regions_of_any_length(model_dir: Path, tmp_path: Path, ca
     table = pd.read_csv(out, sep="\t")
     assert table["name"].tolist() == ["whole", "short", "100kb", "1kb"]  # input order, not length order
     genome = "".join(line.strip() for line in fasta.read_text().splitlines()[1:]).upper()
-    seqs = [genome[s:e] if strand == "+" else reverse_complement(genome[s:e]) for _, s, e, _, _, strand in rows]
+    seqs = [
+        g if strand == "+" else reverse_complement(g)
+        for g, strand in ((genome[r[1] : r[2]], r[5]) for r in rows)
+    ]
     expected = np.vstack([TitansSequenceClassifier.load(model_dir).predict_proba([seq]) for seq in seqs])
     np.testing.assert_allclose(table[["p_bound", "p_unbound"]].to_numpy(), expected, rtol=1e-5)
 

@@ -276,7 +276,7 @@ def test_bad_data_raises_before_training(X, y, message: str, monkeypatch: pytest
         ({"dropout": 1.0}, "dropout must lie in [0, 1), got 1.0"),
         ({"stem_kernel": 9, "stem_stride": 0}, "stem_stride must be an integer >= 1, got 0"),
         ({"stem_kernel": 9, "stem_layers": 0}, "stem_layers must be an integer >= 1, got 0"),
-        ({"stem_stride": 4}, "stem_stride=4 needs a convolutional stem (stem_kernel > 0)"),
+        ({"stem_kernel": 0}, "stem_stride=4 needs a convolutional stem (stem_kernel > 0)"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
         ({"max_tokens": 0}, "max_tokens must be an integer >= 1, got 0"),
         ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0, got -1.0"),
