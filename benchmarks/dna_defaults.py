@@ -54,13 +54,12 @@ import torch
 from sklearn.metrics import matthews_corrcoef
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dna_gue import fit_kmer_lr, write_atomic  # noqa: E402
+from dna_gue import fit_kmer_lr, gue_backbone, write_atomic  # noqa: E402
 from dna_long_range import FASTA  # noqa: E402
 
 from titans_seq.data.dna import SequenceSet, reverse_complement  # noqa: E402
 from titans_seq.data.dna_sources import load_dna_task, read_sequence_csv  # noqa: E402
 from titans_seq.estimators.classifier import TitansSequenceClassifier  # noqa: E402
-from titans_seq.models import MemoryConfig, TitansConfig  # noqa: E402
 from titans_seq.training.dna import stratified_split  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,13 +73,7 @@ CANDIDATES = {
         "patience": 3,
     },
     "stem": {
-        "backbone": TitansConfig(
-            variant="lmm",
-            dim=64,
-            depth=1,
-            ffn_expansion=2.0,
-            memory=MemoryConfig(heads=4, chunk_size=16, depth=1),
-        ),
+        "backbone": gue_backbone(),
         "pooling": "max",
         "stem_kernel": 9,
         "stem_layers": 2,

@@ -337,6 +337,20 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_csv_atomic(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """``rows`` as a CSV with these ``columns``, written atomically."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, text.getvalue())
+
+
+def gue_backbone() -> TitansConfig:
+    """The GUE benchmark's Titans backbone: this script's command-line defaults."""
+    return titans_backbone(build_parser().parse_args([]))
+
+
 def write_tables(rows: list[dict], args: argparse.Namespace, header: str) -> None:
     """Write OUTPUT.csv and OUTPUT.md atomically; with ``--merge``, beside the other rows already there."""
     csv_path = args.output.with_suffix(".csv")
@@ -350,11 +364,7 @@ def write_tables(rows: list[dict], args: argparse.Namespace, header: str) -> Non
             rank = {t: i for i, t in enumerate(GUE_TASKS)}
             order = lambda r: (rank.get(r["task"], len(rank)), MODELS.index(r["model"]))  # noqa: E731
             rows = sorted(kept + rows, key=order)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-        write_atomic(csv_path, buffer.getvalue())
+        write_csv_atomic(csv_path, rows, FIELDS)
         write_atomic(args.output.with_suffix(".md"), markdown(rows, args, header))
 
 

@@ -31,7 +31,6 @@ Writes ``benchmarks/results/dna_length_scaling.{md,csv}`` atomically.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import platform
@@ -46,24 +45,17 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import peak_rss_above_start_mb  # noqa: E402
-from dna_gue import write_atomic  # noqa: E402
+from dna_gue import gue_backbone, write_atomic, write_csv_atomic  # noqa: E402
 
 from titans_seq.data.dna import CharTokenizer  # noqa: E402
 from titans_seq.estimators.classifier import TitansSequenceClassifier  # noqa: E402
-from titans_seq.models import MemoryConfig, TitansConfig  # noqa: E402
 from titans_seq.training.dna import DNAClassifierSystem  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SETTINGS = {
     "default": {},
     "gue": {
-        "backbone": TitansConfig(
-            variant="lmm",
-            dim=64,
-            depth=1,
-            ffn_expansion=2.0,
-            memory=MemoryConfig(heads=4, chunk_size=16, depth=1),
-        ).to_dict(),
+        "backbone": gue_backbone().to_dict(),
         "pooling": "max",
         "stem_kernel": 9,
         "stem_layers": 2,
@@ -167,11 +159,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
     command = "python benchmarks/dna_length_scaling.py " + " ".join(sys.argv[1:])
     write_atomic(args.output.with_suffix(".md"), markdown(rows, command.strip()))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(args.output.with_suffix(".csv"), text.getvalue())
+    write_csv_atomic(args.output.with_suffix(".csv"), rows, COLUMNS)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ Writes ``benchmarks/results/dna_long_range.{md,csv}`` atomically after every dis
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import platform
@@ -48,11 +47,18 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dna_gue import CNNSystem, fit_kmer_lr, n_params, training_limits, write_atomic  # noqa: E402
+from dna_gue import (  # noqa: E402
+    CNNSystem,
+    fit_kmer_lr,
+    gue_backbone,
+    n_params,
+    training_limits,
+    write_atomic,
+    write_csv_atomic,
+)
 
 from titans_seq.data.dna import SequenceSet, reverse_complement  # noqa: E402
 from titans_seq.estimators.classifier import predict_probabilities, train_with_early_stopping  # noqa: E402
-from titans_seq.models import MemoryConfig, TitansConfig  # noqa: E402
 from titans_seq.training.dna import DNAClassifierSystem, DNADataModule  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,13 +129,7 @@ def make_set(background: str, motifs: tuple[str, str], distance: int, n: int, se
 
 
 def titans_system() -> DNAClassifierSystem:
-    backbone = TitansConfig(
-        variant="lmm",
-        dim=64,
-        depth=1,
-        ffn_expansion=2.0,
-        memory=MemoryConfig(heads=4, chunk_size=16, depth=1),
-    )
+    backbone = gue_backbone()
     return DNAClassifierSystem(
         num_classes=2,
         backbone=backbone,
@@ -297,11 +297,7 @@ def main() -> None:
         rows += new_rows
         previous = trained or previous
         write_atomic(args.output.with_suffix(".md"), markdown(rows, command.strip(), motifs))
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-        write_atomic(args.output.with_suffix(".csv"), text.getvalue())
+        write_csv_atomic(args.output.with_suffix(".csv"), rows, COLUMNS)
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ class TokenBudgetBatches(Sampler[list[int]]):
         check_int("max_tokens", max_tokens, 1)
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.batch_size, self.max_tokens, self.shuffle, self.seed = batch_size, max_tokens, shuffle, seed
-        self._epoch = 0
+        self._epoch, self._next = 0, None
         self._batches = None if shuffle else self._cut(np.argsort(self.lengths, kind="stable"))
 
     def _cut(self, order: np.ndarray) -> list[list[int]]:
@@ -162,17 +162,19 @@ class TokenBudgetBatches(Sampler[list[int]]):
         return batches
 
     def _epoch_batches(self) -> list[list[int]]:
+        """The batches of the next pass; shuffled ones are drawn once per epoch and kept until iterated."""
         if self._batches is not None:
             return self._batches
-        rng = np.random.default_rng([self.seed, self._epoch])
-        self._epoch += 1
-        permutation = rng.permutation(len(self.lengths))
-        pool = self.POOL * self.batch_size
-        batches = []
-        for begin in range(0, len(permutation), pool):
-            rows = permutation[begin : begin + pool]
-            batches += self._cut(rows[np.argsort(self.lengths[rows], kind="stable")])
-        return [batches[j] for j in rng.permutation(len(batches))]
+        if self._next is None:
+            rng = np.random.default_rng([self.seed, self._epoch])
+            permutation = rng.permutation(len(self.lengths))
+            pool = self.POOL * self.batch_size
+            batches = []
+            for begin in range(0, len(permutation), pool):
+                rows = permutation[begin : begin + pool]
+                batches += self._cut(rows[np.argsort(self.lengths[rows], kind="stable")])
+            self._next = [batches[j] for j in rng.permutation(len(batches))]
+        return self._next
 
     def order(self) -> np.ndarray:
         """Row indices in the order the batches of an unshuffled pass yield them."""
@@ -181,16 +183,13 @@ class TokenBudgetBatches(Sampler[list[int]]):
         return np.concatenate(self._batches) if self._batches else np.zeros(0, dtype=np.int64)
 
     def __iter__(self):
-        yield from self._epoch_batches()
+        batches = self._epoch_batches()
+        if self._batches is None:  # shuffled: this epoch is used up, the next one draws anew
+            self._next, self._epoch = None, self._epoch + 1
+        yield from batches
 
     def __len__(self) -> int:
-        if self._batches is not None:
-            return len(self._batches)
-        # shuffled: the count of the next epoch's batches (the same for equal lengths)
-        saved = self._epoch
-        count = len(self._epoch_batches())
-        self._epoch = saved
-        return count
+        return len(self._epoch_batches())  # shuffled: the next epoch's count (the same for equal lengths)
 
 
 class DNADataModule(pl.LightningDataModule):
